@@ -1,0 +1,22 @@
+import type { EventPipeline } from '../pipeline.js';
+
+/**
+ * One broker's event stream. A transport connects, subscribes, feeds every message to the
+ * pipeline and reconnects by itself; it never throws into the daemon.
+ */
+export interface EventTransport {
+  readonly kind: 'redis' | 'amqp';
+  /** Begins connecting; resolves at once (connection progress is reported through hooks). */
+  start(): void;
+  stop(): Promise<void>;
+  /** Connected and subscribed: events can arrive. */
+  readonly ready: boolean;
+}
+
+export interface TransportHooks {
+  pipeline: EventPipeline;
+  /** Called on every change of readiness, with a short reason for the log. */
+  onReadyChange(ready: boolean, reason: string): void;
+  /** Called each time a connection is re-established after a loss. */
+  onReconnect?(component: string): void;
+}

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { parseBrokerUrl, type BrokerUrl } from './broker-url.js';
+import { DEFAULT_BROKER_URL, ENV_PREFIX } from './defaults.js';
+import { ConfigError } from './errors.js';
+import {
+  parseBuckets,
+  parseChoice,
+  parseInteger,
+  parseKeyValues,
+  parseSeconds,
+  transportOptionValue,
+} from './parse.js';
+import { registerSecret } from './secrets.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface BrokerConfig {
+  url: BrokerUrl;
+  transportOptions: Record<string, unknown>;
+}
+
+/** Everything the daemon needs, validated; built once from flags, env and file, then read-only. */
+export interface Config {
+  broker: BrokerConfig;
+  http: { host: string; port: number; metricsPath: string };
+  workers: { timeout: number | undefined; purgeAfter: number; stripHostnamePrefix: boolean };
+  metrics: {
+    runtimeBuckets: number[];
+    queueWaitBuckets: number[];
+    latencyBuckets: number[];
+    staticLabels: Record<string, string>;
+    celeryExporterNames: boolean;
+    maxTrackedTasks: number;
+    trackedTaskTtl: number;
+    maxLabelLength: number;
+  };
+  log: { level: LogLevel; format: 'json' | 'pretty' };
+}
+
+type Argv = Record<string, unknown>;
+
+/** Reads a YAML or JSON config file for yargs' .config(); keys are the flag names. */
+export function loadConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config', `cannot read "${path}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text); // YAML is a superset of JSON
+  } catch (err) {
+    throw new ConfigError('config', `"${path}" is not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError('config', `"${path}" must hold a mapping of flag names to values`);
+  return data as Record<string, unknown>;
+}
+
+/**
+ * Repeatable options given through the environment arrive as one string: split it on
+ * whitespace (values in env twins therefore cannot contain spaces; use the flag or file).
+ */
+export function listOption(argv: Argv, key: string): string[] {
+  const v = argv[key];
+  const list = v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+  const envValue = process.env[envName(key)];
+  if (list.length === 1 && envValue !== undefined && list[0] === envValue) {
+    return envValue.split(/\s+/).filter((s) => s !== '');
+  }
+  return list;
+}
+
+export function envName(flag: string): string {
+  return `${ENV_PREFIX}_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+export function buildBrokerConfig(argv: Argv): BrokerConfig {
+  const fromFlags = argv['broker-url'];
+  const raw =
+    typeof fromFlags === 'string' && fromFlags !== ''
+      ? fromFlags
+      : process.env['CELERY_BROKER_URL'] !== undefined && process.env['CELERY_BROKER_URL'] !== ''
+        ? process.env['CELERY_BROKER_URL']
+        : DEFAULT_BROKER_URL;
+  const url = parseBrokerUrl(raw);
+  registerSecret(url.password);
+  const transportOptions: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parseKeyValues('broker-transport-option', listOption(argv, 'broker-transport-option')))) {
+    transportOptions[k] = transportOptionValue(v);
+  }
+  const sep = transportOptions['sep'];
+  if (sep !== undefined && typeof sep !== 'string') transportOptions['sep'] = String(sep);
+  return { url, transportOptions };
+}
+
+export function buildConfig(argv: Argv): Config {
+  const workerTimeout = argv['worker-timeout'];
+  const staticLabels = parseKeyValues('static-label', listOption(argv, 'static-label'), /^[a-zA-Z_][a-zA-Z0-9_]*$/);
+  for (const k of Object.keys(staticLabels)) {
+    if (k.startsWith('__')) throw new ConfigError('static-label', `label names starting with "__" are reserved ("${k}")`);
+  }
+  const metricsPath = String(argv['metrics-path'] ?? '/metrics');
+  if (!metricsPath.startsWith('/')) throw new ConfigError('metrics-path', `must start with "/", got "${metricsPath}"`);
+  return {
+    broker: buildBrokerConfig(argv),
+    http: {
+      host: String(argv['host'] ?? '0.0.0.0'),
+      port: parseInteger('port', argv['port'], 0, 65535),
+      metricsPath,
+    },
+    workers: {
+      timeout: workerTimeout === undefined || workerTimeout === null ? undefined : parseSeconds('worker-timeout', workerTimeout),
+      purgeAfter: parseSeconds('purge-offline-worker-metrics', argv['purge-offline-worker-metrics']),
+      stripHostnamePrefix: argv['strip-hostname-prefix'] === true,
+    },
+    metrics: {
+      runtimeBuckets: parseBuckets('runtime-buckets', argv['runtime-buckets']),
+      queueWaitBuckets: parseBuckets('queue-wait-buckets', argv['queue-wait-buckets']),
+      latencyBuckets: parseBuckets('latency-buckets', argv['latency-buckets']),
+      staticLabels,
+      celeryExporterNames: parseChoice('metric-names', argv['metric-names'], ['default', 'celery-exporter']) === 'celery-exporter',
+      maxTrackedTasks: parseInteger('max-tracked-tasks', argv['max-tracked-tasks'], 1),
+      trackedTaskTtl: parseSeconds('tracked-task-ttl', argv['tracked-task-ttl'], { allowZero: false }),
+      maxLabelLength: parseInteger('max-label-length', argv['max-label-length'], 8, 10_000),
+    },
+    log: {
+      level: parseChoice('log-level', argv['log-level'], ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+      format: parseChoice('log-format', argv['log-format'], ['json', 'pretty']),
+    },
+  };
+}

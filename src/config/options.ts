@@ -1,0 +1,106 @@
+import type { Options } from 'yargs';
+import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from './defaults.js';
+
+/**
+ * Every flag, once. Each has the environment twin CELERY_EXPORTER_<FLAG> (upper snake case) and
+ * may appear in the --config file; precedence is flag > env > file > default.
+ */
+export const brokerOptions = {
+  'broker-url': {
+    alias: 'broker',
+    type: 'string',
+    describe:
+      'Broker URL (redis://, rediss://, redis+socket://, sentinel://, amqp://, amqps://). Falls back to CELERY_BROKER_URL, then redis://localhost:6379/0',
+    group: 'Broker:',
+  },
+  'broker-transport-option': {
+    type: 'string',
+    array: true,
+    describe: 'kombu transport option k=v, repeatable (global_keyprefix, sep, priority_steps, visibility_timeout, master_name, …)',
+    group: 'Broker:',
+  },
+} as const satisfies Record<string, Options>;
+
+export const daemonOptions = {
+  ...brokerOptions,
+  port: { type: 'number', default: 8888, describe: 'HTTP port for /metrics', group: 'HTTP:' },
+  host: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'HTTP:' },
+  'metrics-path': { type: 'string', default: '/metrics', describe: 'Path of the metrics endpoint', group: 'HTTP:' },
+  'worker-timeout': {
+    type: 'number',
+    describe: 'Seconds without a heartbeat before a worker counts as down (default: 2 × the worker’s heartbeat freq, as Celery does; 0 = never)',
+    group: 'Workers:',
+  },
+  'purge-offline-worker-metrics': {
+    type: 'number',
+    default: 600,
+    describe: 'Seconds after a worker (or producer) was last seen before every series with its hostname is removed (0 = never)',
+    group: 'Workers:',
+  },
+  'strip-hostname-prefix': {
+    type: 'boolean',
+    default: false,
+    describe: 'Label workers by host only ("host" instead of "worker@host"), as the Python celery-exporter does',
+    group: 'Workers:',
+  },
+  'runtime-buckets': {
+    type: 'string',
+    default: DEFAULT_RUNTIME_BUCKETS.join(','),
+    describe: 'Buckets (seconds) of celery_task_runtime_seconds',
+    group: 'Metrics:',
+  },
+  'queue-wait-buckets': {
+    type: 'string',
+    default: DEFAULT_QUEUE_WAIT_BUCKETS.join(','),
+    describe: 'Buckets (seconds) of celery_task_queue_wait_seconds and celery_task_prefetch_wait_seconds',
+    group: 'Metrics:',
+  },
+  'latency-buckets': {
+    type: 'string',
+    default: DEFAULT_LATENCY_BUCKETS.join(','),
+    describe: 'Buckets (seconds) of celery_task_latency_seconds',
+    group: 'Metrics:',
+  },
+  'static-label': {
+    type: 'string',
+    array: true,
+    describe: 'Label k=v added to every metric, repeatable',
+    group: 'Metrics:',
+  },
+  'metric-names': {
+    type: 'string',
+    default: 'default',
+    describe: '"celery-exporter" also exposes celery_task_runtime (the Python exporter’s name) for its dashboards',
+    group: 'Metrics:',
+  },
+  'max-tracked-tasks': {
+    type: 'number',
+    default: 100_000,
+    describe: 'In-flight tasks remembered between their events; the oldest are evicted beyond this',
+    group: 'Metrics:',
+  },
+  'tracked-task-ttl': {
+    type: 'number',
+    default: 86_400,
+    describe: 'Seconds a task may stay in flight before it is forgotten',
+    group: 'Metrics:',
+  },
+  'max-label-length': {
+    type: 'number',
+    default: 200,
+    describe: 'Longest label value taken from an event (task names, hostnames, queues, exceptions); longer ones are cut',
+    group: 'Metrics:',
+  },
+  'log-level': {
+    type: 'string',
+    default: 'info',
+    describe: 'trace, debug, info, warn, error, fatal or silent',
+    group: 'Logging:',
+  },
+  'log-format': {
+    type: 'string',
+    default: 'json',
+    describe: 'json or pretty',
+    group: 'Logging:',
+  },
+} as const satisfies Record<string, Options>;

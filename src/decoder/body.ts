@@ -1,0 +1,31 @@
+import { Invalid } from './invalid.js';
+import { parseJsonTolerant } from './json.js';
+
+/** An event as it came off the wire: a plain object whose fields are checked where read. */
+export type RawEvent = Record<string, unknown>;
+
+/**
+ * Parses an event body: one event object, or an array of them (`task.multi`, protocol.md §4).
+ * Returns the parsed value for the pipeline to walk, or why it was rejected.
+ */
+export function parseBody(text: string): RawEvent | RawEvent[] | Invalid {
+  let v: unknown;
+  try {
+    v = parseJsonTolerant(text);
+  } catch {
+    return Invalid.of.json;
+  }
+  if (typeof v !== 'object' || v === null) return Invalid.of.shape;
+  return v as RawEvent | RawEvent[];
+}
+
+const AMQP_JSON = new Set(['application/json', 'application/x-json', 'text/json']);
+
+/** AMQP bodies are plain JSON with the serializer in the content_type property (protocol.md §1.3). */
+export function decodeAmqpBody(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): string | Invalid {
+  if (contentType !== undefined && !AMQP_JSON.has(contentType.toLowerCase())) return Invalid.of.content_type;
+  if (contentEncoding !== undefined && contentEncoding !== '' && !/^utf-?8$/i.test(contentEncoding)) {
+    return Invalid.of.encoding;
+  }
+  return body.toString('utf8');
+}

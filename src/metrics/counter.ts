@@ -1,0 +1,26 @@
+import { Family, type Child } from './family.js';
+
+export class CounterChild implements Child {
+  value = 0;
+  live = true;
+  constructor(
+    readonly labelStr: string,
+    readonly labelValues: readonly string[],
+  ) {}
+
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
+export class Counter extends Family<CounterChild> {
+  readonly type = 'counter' as const;
+
+  protected create(labelStr: string, labelValues: readonly string[]): CounterChild {
+    return new CounterChild(labelStr, labelValues);
+  }
+
+  protected renderChild(child: CounterChild, out: string[]): void {
+    out.push(this.sample('', child.labelStr, child.value));
+  }
+}

@@ -1,0 +1,141 @@
+import { formatValue, escapeLabelValue, escapeHelp } from './format.js';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/** Decides whether a new series may be created (global series cap); see registry.ts. */
+export interface SeriesBudget {
+  admit(family: Family<Child>): boolean;
+  released(count: number): void;
+}
+
+export interface Child {
+  /** Pre-rendered `k="v",…` (including static labels); empty when the series has no labels. */
+  readonly labelStr: string;
+  readonly labelValues: readonly string[];
+  /** False once the series was removed; writes to it are then ignored by the exposition. */
+  live: boolean;
+}
+
+export interface FamilyOptions {
+  name: string;
+  help: string;
+  labelNames?: readonly string[];
+}
+
+const SEP = '\u0000';
+
+/**
+ * A metric family with its series kept in a Map keyed by the joined label values.
+ * Callers on the hot path keep the returned child and write to it directly, so an event
+ * costs a property increment instead of a label hash.
+ */
+export abstract class Family<C extends Child> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  abstract readonly type: MetricType;
+  protected readonly children = new Map<string, C>();
+  /** Called before rendering, for gauges computed from state at scrape time. */
+  collect: (() => void) | undefined;
+  /** Set by the registry: static labels suffix and the series budget. */
+  staticLabels = '';
+  budget: SeriesBudget | undefined;
+
+  constructor(opts: FamilyOptions) {
+    this.name = opts.name;
+    this.help = opts.help;
+    this.labelNames = opts.labelNames ?? [];
+  }
+
+  protected abstract create(labelStr: string, labelValues: readonly string[]): C;
+  protected abstract renderChild(child: C, out: string[]): void;
+
+  /** Returns the series for these label values, creating it (if the budget allows). */
+  labels(...values: string[]): C {
+    const key = values.length === 1 ? values[0]! : values.join(SEP);
+    let child = this.children.get(key);
+    if (child === undefined) {
+      if (values.length !== this.labelNames.length) {
+        throw new Error(`${this.name}: expected ${this.labelNames.length} label values, got ${values.length}`);
+      }
+      child = this.create(this.buildLabelStr(values), values);
+      if (this.budget !== undefined && !this.budget.admit(this)) {
+        // Over the series cap: hand back a detached child so callers never branch.
+        child.live = false;
+        return child;
+      }
+      this.children.set(key, child);
+    }
+    return child;
+  }
+
+  /** The series for these label values, without creating it. */
+  peek(...values: string[]): C | undefined {
+    return this.children.get(values.join(SEP));
+  }
+
+  remove(...values: string[]): boolean {
+    const key = values.join(SEP);
+    const child = this.children.get(key);
+    if (child === undefined) return false;
+    child.live = false;
+    this.children.delete(key);
+    this.budget?.released(1);
+    return true;
+  }
+
+  /** Removes every series whose label `labelName` equals `value` exactly. */
+  removeWhere(labelName: string, value: string): number {
+    const idx = this.labelNames.indexOf(labelName);
+    if (idx < 0) return 0;
+    let n = 0;
+    for (const [key, child] of this.children) {
+      if (child.labelValues[idx] === value) {
+        child.live = false;
+        this.children.delete(key);
+        n++;
+      }
+    }
+    if (n > 0) this.budget?.released(n);
+    return n;
+  }
+
+  clear(): void {
+    const n = this.children.size;
+    for (const child of this.children.values()) child.live = false;
+    this.children.clear();
+    if (n > 0) this.budget?.released(n);
+  }
+
+  get size(): number {
+    return this.children.size;
+  }
+
+  series(): IterableIterator<C> {
+    return this.children.values();
+  }
+
+  /** Appends the text exposition of this family to `out`; returns the number of samples. */
+  render(out: string[]): number {
+    this.collect?.();
+    out.push(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`);
+    for (const child of this.children.values()) this.renderChild(child, out);
+    return this.children.size;
+  }
+
+  private buildLabelStr(values: readonly string[]): string {
+    let s = '';
+    for (let i = 0; i < values.length; i++) {
+      if (i > 0) s += ',';
+      s += `${this.labelNames[i]}="${escapeLabelValue(values[i]!)}"`;
+    }
+    if (this.staticLabels !== '') s = s === '' ? this.staticLabels : `${s},${this.staticLabels}`;
+    return s;
+  }
+
+  protected sample(suffix: string, labelStr: string, value: number): string {
+    return labelStr === ''
+      ? `${this.name}${suffix} ${formatValue(value)}\n`
+      : `${this.name}${suffix}{${labelStr}} ${formatValue(value)}\n`;
+  }
+}

@@ -1,0 +1,102 @@
+import { Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import type { Child, Family, SeriesBudget } from './family.js';
+import { escapeLabelValue } from './format.js';
+
+export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** Samples rendered between yields to the event loop, so a scrape never stalls ingestion for long. */
+const YIELD_EVERY_SERIES = 2000;
+
+export interface RegistryOptions {
+  staticLabels?: Record<string, string>;
+  /** 0 = unlimited. */
+  maxSeries?: number;
+  /** Include prom-client's process_* and nodejs_* metrics. */
+  defaultMetrics?: boolean;
+}
+
+/**
+ * Holds every metric family of the exporter and renders the exposition.
+ * Hot-path families are our own (see family.ts); prom-client supplies the process/runtime metrics.
+ */
+export class MetricRegistry implements SeriesBudget {
+  private readonly families: Family<Child>[] = [];
+  private readonly staticLabels: string;
+  private readonly maxSeries: number;
+  private seriesCount = 0;
+  readonly prom: PromRegistry;
+  /** Called when the series cap refuses a series: (family name). */
+  onSeriesDropped: ((family: string) => void) | undefined;
+
+  constructor(opts: RegistryOptions = {}) {
+    this.staticLabels = Object.entries(opts.staticLabels ?? {})
+      .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
+      .join(',');
+    this.maxSeries = opts.maxSeries ?? 0;
+    this.prom = new PromRegistry();
+    if (opts.staticLabels && Object.keys(opts.staticLabels).length > 0) {
+      this.prom.setDefaultLabels(opts.staticLabels);
+    }
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.prom });
+  }
+
+  register<F extends Family<Child>>(family: F): F {
+    if (this.families.some((f) => f.name === family.name)) {
+      throw new Error(`metric ${family.name} registered twice`);
+    }
+    family.staticLabels = this.staticLabels;
+    family.budget = this;
+    this.families.push(family);
+    return family;
+  }
+
+  get(name: string): Family<Child> | undefined {
+    return this.families.find((f) => f.name === name);
+  }
+
+  /** Removes every series, in every family, whose label `labelName` is exactly `value`. */
+  removeWhere(labelName: string, value: string): number {
+    let n = 0;
+    for (const f of this.families) n += f.removeWhere(labelName, value);
+    return n;
+  }
+
+  admit(family: Family<Child>): boolean {
+    if (this.maxSeries > 0 && this.seriesCount >= this.maxSeries) {
+      this.onSeriesDropped?.(family.name);
+      return false;
+    }
+    this.seriesCount++;
+    return true;
+  }
+
+  released(count: number): void {
+    this.seriesCount -= count;
+  }
+
+  get totalSeries(): number {
+    return this.seriesCount;
+  }
+
+  /** Renders every family; yields to the event loop between chunks. */
+  async render(): Promise<string> {
+    const out: string[] = [];
+    let sinceYield = 0;
+    for (const f of this.families) {
+      sinceYield += f.render(out);
+      if (sinceYield >= YIELD_EVERY_SERIES) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    out.push(await this.prom.metrics());
+    return out.join('');
+  }
+
+  /** Synchronous render of our own families only (tests, benchmarks). */
+  renderOwnSync(): string {
+    const out: string[] = [];
+    for (const f of this.families) f.render(out);
+    return out.join('');
+  }
+}

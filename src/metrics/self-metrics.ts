@@ -1,0 +1,128 @@
+import { Counter, type CounterChild } from './counter.js';
+import { Gauge, type GaugeChild } from './gauge.js';
+import type { MetricRegistry } from './registry.js';
+
+/** Bounded set of reasons a message or event is rejected; keep it small (it is a label). */
+export const INVALID_REASONS = [
+  'envelope', // not a kombu JSON envelope
+  'encoding', // body_encoding unknown or base64 broken
+  'content_type', // a serializer we do not read (pickle, yaml, msgpack, …)
+  'compression', // compressed body
+  'json', // body is not JSON
+  'shape', // body/event is not an object or array of objects, or has no string "type"
+  'unknown_type', // an event type that is neither task-* nor worker-* we know
+  'missing_field', // a task event without uuid, or a worker event without hostname
+  'bad_value', // a field with a type or value that cannot be used (e.g. a string timestamp)
+] as const;
+export type InvalidReason = (typeof INVALID_REASONS)[number];
+
+export const EVENT_TYPES = [
+  'task-sent',
+  'task-received',
+  'task-started',
+  'task-succeeded',
+  'task-failed',
+  'task-rejected',
+  'task-revoked',
+  'task-retried',
+  'task-cancelled',
+  'worker-online',
+  'worker-heartbeat',
+  'worker-offline',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface BuildInfo {
+  version: string;
+  broker: string;
+  transport: string;
+}
+
+/** The exporter's own health: events seen, rejected, lag and tracked state. */
+export class SelfMetrics {
+  readonly brokerUp: GaugeChild;
+  readonly events: Counter;
+  readonly invalid: Counter;
+  readonly lastEvent: GaugeChild;
+  readonly lag: GaugeChild;
+  readonly trackedTasks: Gauge;
+  readonly evicted: Counter;
+  private readonly eventChildren = new Map<string, CounterChild>();
+  private readonly invalidChildren = new Map<string, CounterChild>();
+
+  constructor(reg: MetricRegistry, build: BuildInfo) {
+    reg
+      .register(
+        new Gauge({
+          name: 'celery_exporter_build_info',
+          help: 'Exporter version, Node.js version and broker (password masked); always 1.',
+          labelNames: ['version', 'nodejs_version', 'transport', 'broker'],
+        }),
+      )
+      .labels(build.version, process.version, build.transport, build.broker)
+      .set(1);
+    this.brokerUp = reg
+      .register(
+        new Gauge({
+          name: 'celery_exporter_broker_up',
+          help: '1 while the exporter is connected to the broker and subscribed to the event stream.',
+        }),
+      )
+      .labels();
+    this.events = reg.register(
+      new Counter({
+        name: 'celery_exporter_events_total',
+        help: 'Celery events processed, by event type.',
+        labelNames: ['type'],
+      }),
+    );
+    for (const t of EVENT_TYPES) this.eventChildren.set(t, this.events.labels(t));
+    this.invalid = reg.register(
+      new Counter({
+        name: 'celery_exporter_events_invalid_total',
+        help: 'Messages or events skipped because they could not be used, by reason.',
+        labelNames: ['reason'],
+      }),
+    );
+    for (const r of INVALID_REASONS) this.invalidChildren.set(r, this.invalid.labels(r));
+    this.lastEvent = reg
+      .register(
+        new Gauge({
+          name: 'celery_exporter_last_event_timestamp_seconds',
+          help: 'When the exporter last received a valid event (exporter clock, Unix seconds).',
+        }),
+      )
+      .labels();
+    this.lag = reg
+      .register(
+        new Gauge({
+          name: 'celery_exporter_event_lag_seconds',
+          help: 'Exporter clock minus the timestamp of the last event processed (includes clock skew between hosts).',
+        }),
+      )
+      .labels();
+    this.trackedTasks = reg.register(
+      new Gauge({
+        name: 'celery_exporter_tracked_tasks',
+        help: 'Tasks held in the in-flight map (sent or running, not yet finished).',
+      }),
+    );
+    this.evicted = reg.register(
+      new Counter({
+        name: 'celery_exporter_tracked_tasks_evicted_total',
+        help: 'Tasks dropped from the in-flight map before their last event, by reason (capacity, ttl).',
+        labelNames: ['reason'],
+      }),
+    );
+    this.evicted.labels('capacity');
+    this.evicted.labels('ttl');
+  }
+
+  event(type: EventType): CounterChild {
+    return this.eventChildren.get(type)!;
+  }
+
+  countInvalid(reason: InvalidReason, n = 1): void {
+    this.invalidChildren.get(reason)!.inc(n);
+  }
+}

@@ -1,0 +1,214 @@
+import { Counter, type CounterChild } from './counter.js';
+import { Histogram, type HistogramChild } from './histogram.js';
+import type { MetricRegistry } from './registry.js';
+
+export interface TaskMetricsOptions {
+  runtimeBuckets: readonly number[];
+  queueWaitBuckets: readonly number[];
+  latencyBuckets: readonly number[];
+  /** Also expose the Python celery-exporter's `celery_task_runtime` histogram. */
+  celeryExporterNames: boolean;
+}
+
+const HOST_LABELS = ['name', 'hostname', 'queue_name'] as const;
+
+/** Counter series of one (name, hostname, queue_name), created on first use. */
+export class HostSeries {
+  sent: CounterChild | undefined;
+  received: CounterChild | undefined;
+  started: CounterChild | undefined;
+  succeeded: CounterChild | undefined;
+  rejected: CounterChild | undefined;
+  revoked: CounterChild | undefined;
+  retried: CounterChild | undefined;
+  failed: Map<string, CounterChild> | undefined;
+  compatRuntime: HistogramChild | undefined;
+  /** Local time (ms) this hostname was last seen on a task event; used by the purge. */
+  lastSeen = 0;
+  constructor(
+    readonly name: string,
+    readonly hostname: string,
+    readonly queue: string,
+  ) {}
+}
+
+/** Histogram series of one (name, queue_name), created on first use. */
+export class NameQueueSeries {
+  runtimeSucceeded: HistogramChild | undefined;
+  runtimeFailed: HistogramChild | undefined;
+  queueWait: HistogramChild | undefined;
+  prefetchWait: HistogramChild | undefined;
+  latency: HistogramChild | undefined;
+  constructor(
+    readonly name: string,
+    readonly queue: string,
+  ) {}
+}
+
+/**
+ * The task metric families and the caches that let one event update them without
+ * building label objects: series are looked up through nested maps name → host → queue.
+ */
+export class TaskMetrics {
+  readonly sent: Counter;
+  readonly received: Counter;
+  readonly started: Counter;
+  readonly succeeded: Counter;
+  readonly failed: Counter;
+  readonly rejected: Counter;
+  readonly revoked: Counter;
+  readonly retried: Counter;
+  readonly runtime: Histogram;
+  readonly queueWait: Histogram;
+  readonly prefetchWait: Histogram;
+  readonly latency: Histogram;
+  readonly compatRuntime: Histogram | undefined;
+
+  private readonly hostCache = new Map<string, Map<string, Map<string, HostSeries>>>();
+  private readonly nqCache = new Map<string, Map<string, NameQueueSeries>>();
+
+  constructor(reg: MetricRegistry, opts: TaskMetricsOptions) {
+    const counter = (event: string, help: string, labelNames: readonly string[] = HOST_LABELS) =>
+      reg.register(new Counter({ name: `celery_task_${event}_total`, help, labelNames }));
+    this.sent = counter('sent', 'Tasks published (task-sent events; needs task_send_sent_event on producers).');
+    this.received = counter('received', 'Tasks received by a worker (task-received events).');
+    this.started = counter('started', 'Tasks started by a worker (task-started events).');
+    this.succeeded = counter('succeeded', 'Tasks that succeeded (task-succeeded events).');
+    this.failed = counter('failed', 'Tasks that failed, by exception class (task-failed events).', [
+      'name',
+      'hostname',
+      'exception',
+      'queue_name',
+    ]);
+    this.rejected = counter('rejected', 'Tasks rejected by a worker (task-rejected events).');
+    this.revoked = counter('revoked', 'Tasks revoked (task-revoked events).');
+    this.retried = counter('retried', 'Task executions that failed and will be retried (task-retried events).');
+    this.runtime = reg.register(
+      new Histogram({
+        name: 'celery_task_runtime_seconds',
+        help: 'Task execution time: the runtime Celery reports for succeeded tasks, started→failed for failed ones.',
+        labelNames: ['name', 'queue_name', 'state'],
+        buckets: opts.runtimeBuckets,
+      }),
+    );
+    this.queueWait = reg.register(
+      new Histogram({
+        name: 'celery_task_queue_wait_seconds',
+        help: 'Time from task-sent to task-started, excluding any ETA/countdown delay (needs task-sent events).',
+        labelNames: ['name', 'queue_name'],
+        buckets: opts.queueWaitBuckets,
+      }),
+    );
+    this.prefetchWait = reg.register(
+      new Histogram({
+        name: 'celery_task_prefetch_wait_seconds',
+        help: 'Time from task-received to task-started: how long a task waited prefetched at the worker (ETA excluded).',
+        labelNames: ['name', 'queue_name'],
+        buckets: opts.queueWaitBuckets,
+      }),
+    );
+    this.latency = reg.register(
+      new Histogram({
+        name: 'celery_task_latency_seconds',
+        help: 'Time from the first task-sent to task-succeeded or task-failed, retries included, ETA delay excluded.',
+        labelNames: ['name', 'queue_name'],
+        buckets: opts.latencyBuckets,
+      }),
+    );
+    this.compatRuntime = opts.celeryExporterNames
+      ? reg.register(
+          new Histogram({
+            name: 'celery_task_runtime',
+            help: 'Runtime of succeeded tasks in seconds, under the Python celery-exporter name (--metric-names celery-exporter).',
+            labelNames: HOST_LABELS,
+            buckets: opts.runtimeBuckets,
+          }),
+        )
+      : undefined;
+  }
+
+  host(name: string, hostname: string, queue: string): HostSeries {
+    let byHost = this.hostCache.get(name);
+    if (byHost === undefined) this.hostCache.set(name, (byHost = new Map()));
+    let byQueue = byHost.get(hostname);
+    if (byQueue === undefined) byHost.set(hostname, (byQueue = new Map()));
+    let s = byQueue.get(queue);
+    if (s === undefined) byQueue.set(queue, (s = new HostSeries(name, hostname, queue)));
+    return s;
+  }
+
+  nameQueue(name: string, queue: string): NameQueueSeries {
+    let byQueue = this.nqCache.get(name);
+    if (byQueue === undefined) this.nqCache.set(name, (byQueue = new Map()));
+    let s = byQueue.get(queue);
+    if (s === undefined) byQueue.set(queue, (s = new NameQueueSeries(name, queue)));
+    return s;
+  }
+
+  countSent(s: HostSeries): void {
+    (s.sent ??= this.sent.labels(s.name, s.hostname, s.queue)).inc();
+  }
+  countReceived(s: HostSeries): void {
+    (s.received ??= this.received.labels(s.name, s.hostname, s.queue)).inc();
+  }
+  countStarted(s: HostSeries): void {
+    (s.started ??= this.started.labels(s.name, s.hostname, s.queue)).inc();
+  }
+  countSucceeded(s: HostSeries): void {
+    (s.succeeded ??= this.succeeded.labels(s.name, s.hostname, s.queue)).inc();
+  }
+  countRejected(s: HostSeries): void {
+    (s.rejected ??= this.rejected.labels(s.name, s.hostname, s.queue)).inc();
+  }
+  countRevoked(s: HostSeries): void {
+    (s.revoked ??= this.revoked.labels(s.name, s.hostname, s.queue)).inc();
+  }
+  countRetried(s: HostSeries): void {
+    (s.retried ??= this.retried.labels(s.name, s.hostname, s.queue)).inc();
+  }
+  countFailed(s: HostSeries, exception: string): void {
+    const byExc = (s.failed ??= new Map());
+    let c = byExc.get(exception);
+    if (c === undefined) byExc.set(exception, (c = this.failed.labels(s.name, s.hostname, exception, s.queue)));
+    c.inc();
+  }
+
+  observeRuntime(nq: NameQueueSeries, hs: HostSeries, state: 'succeeded' | 'failed', seconds: number): void {
+    if (state === 'succeeded') {
+      (nq.runtimeSucceeded ??= this.runtime.labels(nq.name, nq.queue, 'succeeded')).observe(seconds);
+      if (this.compatRuntime !== undefined) {
+        (hs.compatRuntime ??= this.compatRuntime.labels(hs.name, hs.hostname, hs.queue)).observe(seconds);
+      }
+    } else {
+      (nq.runtimeFailed ??= this.runtime.labels(nq.name, nq.queue, 'failed')).observe(seconds);
+    }
+  }
+  observeQueueWait(nq: NameQueueSeries, seconds: number): void {
+    (nq.queueWait ??= this.queueWait.labels(nq.name, nq.queue)).observe(seconds);
+  }
+  observePrefetchWait(nq: NameQueueSeries, seconds: number): void {
+    (nq.prefetchWait ??= this.prefetchWait.labels(nq.name, nq.queue)).observe(seconds);
+  }
+  observeLatency(nq: NameQueueSeries, seconds: number): void {
+    (nq.latency ??= this.latency.labels(nq.name, nq.queue)).observe(seconds);
+  }
+
+  /** Hostnames with task series and when they were last seen (ms), for the purge. */
+  *hostnames(): IterableIterator<[string, number]> {
+    const seen = new Map<string, number>();
+    for (const byHost of this.hostCache.values()) {
+      for (const [host, byQueue] of byHost) {
+        for (const s of byQueue.values()) seen.set(host, Math.max(seen.get(host) ?? 0, s.lastSeen));
+      }
+    }
+    yield* seen;
+  }
+
+  /** Drops the cached series of a hostname after the registry removed them. */
+  forgetHost(hostname: string): void {
+    for (const [name, byHost] of this.hostCache) {
+      byHost.delete(hostname);
+      if (byHost.size === 0) this.hostCache.delete(name);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import { decodeAmqpBody, parseBody, type RawEvent } from './decoder/body.js';
+import { decodeEnvelope } from './decoder/envelope.js';
+import { Invalid } from './decoder/invalid.js';
+import type { CounterChild } from './metrics/counter.js';
+import type { SelfMetrics } from './metrics/self-metrics.js';
+import type { TaskEventHandler, TaskEventType } from './state/task-events.js';
+import type { WorkerState } from './state/worker-state.js';
+import type { RateLimitedLog } from './log.js';
+
+type Route =
+  | { kind: 'task'; type: TaskEventType; counter: CounterChild }
+  | { kind: 'worker'; type: 'worker-online' | 'worker-heartbeat' | 'worker-offline'; counter: CounterChild };
+
+/** Upper bound on events in one message; a larger array is truncated (and counted) rather than walked. */
+const MAX_BATCH = 10_000;
+
+/**
+ * broker → decoder → state: the one entry point transports call with each message.
+ * Never throws: anything that cannot be used is counted in celery_exporter_events_invalid_total.
+ */
+export class EventPipeline {
+  private readonly routes = new Map<string, Route>();
+  private lastTs = NaN;
+
+  constructor(
+    private readonly self: SelfMetrics,
+    private readonly tasks: TaskEventHandler,
+    private readonly workers: WorkerState,
+    private readonly log: RateLimitedLog | undefined = undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    const task: TaskEventType[] = [
+      'task-sent',
+      'task-received',
+      'task-started',
+      'task-succeeded',
+      'task-failed',
+      'task-rejected',
+      'task-revoked',
+      'task-retried',
+      'task-cancelled',
+    ];
+    for (const t of task) this.routes.set(t, { kind: 'task', type: t, counter: self.event(t) });
+    for (const t of ['worker-online', 'worker-heartbeat', 'worker-offline'] as const) {
+      this.routes.set(t, { kind: 'worker', type: t, counter: self.event(t) });
+    }
+  }
+
+  /** A message from the Redis transport: the kombu JSON envelope. */
+  onRedisMessage(raw: string): void {
+    try {
+      const body = decodeEnvelope(raw);
+      if (body instanceof Invalid) return this.self.countInvalid(body.reason);
+      this.onBodyText(body);
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  /** A message from the AMQP transport: plain body bytes plus the content type properties. */
+  onAmqpMessage(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): void {
+    try {
+      const text = decodeAmqpBody(body, contentType, contentEncoding);
+      if (text instanceof Invalid) return this.self.countInvalid(text.reason);
+      this.onBodyText(text);
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  /** A bug of ours must not stop the stream: count the message as unusable and say why, once a minute. */
+  private internalError(err: unknown): void {
+    this.self.countInvalid('bad_value');
+    this.log?.warn('pipeline', { err: String(err) }, 'event processing failed; message skipped');
+  }
+
+  private onBodyText(text: string): void {
+    const parsed = parseBody(text);
+    if (parsed instanceof Invalid) return this.self.countInvalid(parsed.reason);
+    const nowMs = this.now();
+    if (Array.isArray(parsed)) {
+      const n = parsed.length;
+      if (n > MAX_BATCH) this.self.countInvalid('shape', n - MAX_BATCH);
+      for (let i = 0; i < n && i < MAX_BATCH; i++) this.onEvent(parsed[i], nowMs);
+    } else {
+      this.onEvent(parsed, nowMs);
+    }
+    if (this.lastTs === this.lastTs) {
+      this.self.lastEvent.set(nowMs / 1000);
+      this.self.lag.set(nowMs / 1000 - this.lastTs);
+      this.lastTs = NaN;
+    }
+  }
+
+  private onEvent(ev: unknown, nowMs: number): void {
+    if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) return this.self.countInvalid('shape');
+    const e = ev as RawEvent;
+    const type = e['type'];
+    if (typeof type !== 'string') return this.self.countInvalid('shape');
+    const route = this.routes.get(type);
+    if (route === undefined) return this.self.countInvalid('unknown_type');
+    const tsRaw = e['timestamp'];
+    // Event timestamps are sender time.time(): absolute Unix seconds whatever utcoffset says.
+    const ts = typeof tsRaw === 'number' && tsRaw > 0 && tsRaw < 1e11 ? tsRaw : NaN;
+    if (route.kind === 'task') {
+      const uuid = e['uuid'];
+      if (typeof uuid !== 'string' || uuid === '') return this.self.countInvalid('missing_field');
+      if (uuid.length > 256) return this.self.countInvalid('bad_value');
+      this.tasks.handle(route.type, e, uuid, ts, nowMs);
+    } else {
+      const host = e['hostname'];
+      if (typeof host !== 'string' || host === '') return this.self.countInvalid('missing_field');
+      this.workers.handle(route.type, e, ts, nowMs);
+    }
+    route.counter.inc();
+    if (ts === ts) this.lastTs = ts;
+  }
+}

@@ -1,0 +1,169 @@
+import type { RawEvent } from '../decoder/body.js';
+import { exceptionClass } from '../decoder/exception.js';
+import type { TaskMetrics } from '../metrics/task-metrics.js';
+import { UNKNOWN, type LabelPolicy } from './labels.js';
+import type { TaskRecord, TaskTracker } from './task-tracker.js';
+
+export type TaskEventType =
+  | 'task-sent'
+  | 'task-received'
+  | 'task-started'
+  | 'task-succeeded'
+  | 'task-failed'
+  | 'task-rejected'
+  | 'task-revoked'
+  | 'task-retried'
+  | 'task-cancelled';
+
+/**
+ * Applies task events to the in-flight map and the task metrics.
+ *
+ * Only task-sent and task-received carry the task name, and only task-sent the queue, so every
+ * later event takes its labels from the record those created. Durations use timestamps taken
+ * on one host where possible (received→started, started→failed); sent→started crosses hosts and
+ * is clamped at 0 against clock skew.
+ */
+export class TaskEventHandler {
+  constructor(
+    private readonly tracker: TaskTracker,
+    private readonly metrics: TaskMetrics,
+    private readonly labels: LabelPolicy,
+  ) {}
+
+  handle(type: TaskEventType, ev: RawEvent, uuid: string, ts: number, nowMs: number): void {
+    const hostname = this.labels.hostname(ev['hostname']);
+    switch (type) {
+      case 'task-sent':
+        return this.sent(ev, uuid, ts, hostname, nowMs);
+      case 'task-received':
+        return this.received(ev, uuid, ts, hostname, nowMs);
+      case 'task-started':
+        return this.started(uuid, ts, hostname, nowMs);
+      case 'task-succeeded':
+        return this.finished(ev, uuid, ts, hostname, nowMs, 'succeeded');
+      case 'task-failed':
+        return this.finished(ev, uuid, ts, hostname, nowMs, 'failed');
+      case 'task-retried': {
+        const r = this.tracker.getOrCreate(uuid, nowMs);
+        this.metrics.countRetried(this.series(r, hostname, nowMs));
+        // The retry is a new message: its wait is measured from the next task-sent, if any.
+        r.sent = NaN;
+        r.received = NaN;
+        r.started = NaN;
+        r.eta = NaN;
+        return;
+      }
+      case 'task-rejected': {
+        const r = this.tracker.getOrCreate(uuid, nowMs);
+        this.metrics.countRejected(this.series(r, hostname, nowMs));
+        if (ev['requeue'] !== true) this.tracker.delete(uuid);
+        return;
+      }
+      case 'task-revoked': {
+        const r = this.tracker.getOrCreate(uuid, nowMs);
+        this.metrics.countRevoked(this.series(r, hostname, nowMs));
+        this.tracker.delete(uuid);
+        return;
+      }
+      case 'task-cancelled':
+        // Sent on connection loss for acks_late tasks, which are then redelivered: no counter.
+        return;
+    }
+  }
+
+  private sent(ev: RawEvent, uuid: string, ts: number, hostname: string, nowMs: number): void {
+    const r = this.tracker.getOrCreate(uuid, nowMs);
+    const name = this.labels.name(ev['name']);
+    if (name !== undefined && r.name === undefined) r.name = name;
+    const queue = this.labels.queue(ev['queue']) ?? this.labels.queue(ev['routing_key']);
+    if (queue !== undefined && (r.queue === undefined || r.queue !== queue)) {
+      r.queue = queue;
+      r.nq = undefined;
+    }
+    r.sent = ts;
+    r.eta = parseEta(ev['eta']);
+    if (Number.isNaN(r.firstSent)) {
+      r.firstSent = ts;
+      r.firstEta = r.eta;
+    }
+    this.metrics.countSent(this.series(r, hostname, nowMs));
+  }
+
+  private received(ev: RawEvent, uuid: string, ts: number, hostname: string, nowMs: number): void {
+    const r = this.tracker.getOrCreate(uuid, nowMs);
+    if (r.name === undefined) {
+      const name = this.labels.name(ev['name']);
+      if (name !== undefined) {
+        r.name = name;
+        r.nq = undefined;
+      }
+    }
+    r.received = ts;
+    r.hostname = hostname;
+    if (Number.isNaN(r.eta)) r.eta = parseEta(ev['eta']);
+    this.metrics.countReceived(this.series(r, hostname, nowMs));
+  }
+
+  private started(uuid: string, ts: number, hostname: string, nowMs: number): void {
+    const r = this.tracker.getOrCreate(uuid, nowMs);
+    r.started = ts;
+    r.hostname = hostname;
+    this.metrics.countStarted(this.series(r, hostname, nowMs));
+    const due = maxKnown(r.sent, r.eta);
+    if (due === due && ts === ts) this.metrics.observeQueueWait(this.nq(r), Math.max(0, ts - due));
+    const fetched = maxKnown(r.received, r.eta);
+    if (fetched === fetched && ts === ts) {
+      const wait = ts - fetched;
+      if (wait >= 0) this.metrics.observePrefetchWait(this.nq(r), wait);
+    }
+  }
+
+  private finished(
+    ev: RawEvent,
+    uuid: string,
+    ts: number,
+    hostname: string,
+    nowMs: number,
+    state: 'succeeded' | 'failed',
+  ): void {
+    const r = this.tracker.getOrCreate(uuid, nowMs);
+    const hs = this.series(r, hostname, nowMs);
+    let runtime = NaN;
+    if (state === 'succeeded') {
+      this.metrics.countSucceeded(hs);
+      const rt = ev['runtime'];
+      if (typeof rt === 'number' && rt >= 0 && Number.isFinite(rt)) runtime = rt;
+    } else {
+      this.metrics.countFailed(hs, this.labels.cap(exceptionClass(ev['exception'], ev['traceback'])));
+    }
+    if (runtime !== runtime && r.started === r.started && ts === ts && ts >= r.started) runtime = ts - r.started;
+    if (runtime === runtime) this.metrics.observeRuntime(this.nq(r), hs, state, runtime);
+    const from = maxKnown(r.firstSent, r.firstEta);
+    if (from === from && ts === ts) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
+    this.tracker.delete(uuid);
+  }
+
+  private series(r: TaskRecord, hostname: string, nowMs: number) {
+    const s = this.metrics.host(r.name ?? UNKNOWN, hostname, r.queue ?? UNKNOWN);
+    s.lastSeen = nowMs;
+    return s;
+  }
+
+  private nq(r: TaskRecord) {
+    return (r.nq ??= this.metrics.nameQueue(r.name ?? UNKNOWN, r.queue ?? UNKNOWN));
+  }
+}
+
+/** max of two timestamps where NaN means "unknown" (NaN only if both are unknown). */
+function maxKnown(a: number, b: number): number {
+  if (a !== a) return b;
+  if (b !== b) return a;
+  return a > b ? a : b;
+}
+
+/** Celery sends eta as an ISO-8601 string (or null); parsed only when present. */
+function parseEta(v: unknown): number {
+  if (typeof v !== 'string' || v === '') return NaN;
+  const ms = Date.parse(v);
+  return ms === ms ? ms / 1000 : NaN;
+}

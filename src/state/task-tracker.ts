@@ -1,0 +1,82 @@
+import type { NameQueueSeries } from '../metrics/task-metrics.js';
+
+/** What we remember about a task between its events. Timestamps are event times (Unix s), NaN when unknown. */
+export class TaskRecord {
+  name: string | undefined = undefined;
+  queue: string | undefined = undefined;
+  /** Last task-sent (a retry re-sends), and the first one, for end-to-end latency. */
+  sent = NaN;
+  firstSent = NaN;
+  received = NaN;
+  started = NaN;
+  /** ETA/countdown due time, NaN when none. */
+  eta = NaN;
+  firstEta = NaN;
+  /** Worker that received/started it, for the active-task signals. */
+  hostname: string | undefined = undefined;
+  /** Local time (ms) the record was created; drives the TTL. */
+  readonly createdAt: number;
+  nq: NameQueueSeries | undefined = undefined;
+  constructor(createdAt: number) {
+    this.createdAt = createdAt;
+  }
+}
+
+export interface TaskTrackerOptions {
+  maxTasks: number;
+  /** Seconds a task may stay in flight before it is forgotten (lost worker, missing events). */
+  ttlSeconds: number;
+  onEvict: (reason: 'capacity' | 'ttl') => void;
+}
+
+/**
+ * Bounded uuid → TaskRecord map. A Map iterates in insertion order, so the oldest records are
+ * at the front: eviction by capacity and the TTL sweep both read from the front and stop early.
+ */
+export class TaskTracker {
+  private readonly map = new Map<string, TaskRecord>();
+  constructor(private readonly opts: TaskTrackerOptions) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(uuid: string): TaskRecord | undefined {
+    return this.map.get(uuid);
+  }
+
+  getOrCreate(uuid: string, nowMs: number): TaskRecord {
+    let r = this.map.get(uuid);
+    if (r === undefined) {
+      r = new TaskRecord(nowMs);
+      this.map.set(uuid, r);
+      if (this.map.size > this.opts.maxTasks) {
+        const oldest = this.map.keys().next().value as string;
+        this.map.delete(oldest);
+        this.opts.onEvict('capacity');
+      }
+    }
+    return r;
+  }
+
+  delete(uuid: string): void {
+    this.map.delete(uuid);
+  }
+
+  /** Forgets records older than the TTL. */
+  sweep(nowMs: number): number {
+    const cutoff = nowMs - this.opts.ttlSeconds * 1000;
+    let n = 0;
+    for (const [uuid, r] of this.map) {
+      if (r.createdAt > cutoff) break;
+      this.map.delete(uuid);
+      this.opts.onEvict('ttl');
+      n++;
+    }
+    return n;
+  }
+
+  values(): IterableIterator<TaskRecord> {
+    return this.map.values();
+  }
+}

@@ -1,0 +1,160 @@
+import type { RawEvent } from '../decoder/body.js';
+import type { GaugeChild } from '../metrics/gauge.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { LabelPolicy } from './labels.js';
+
+/** Celery's default heartbeat interval, used when an event carries no usable `freq`. */
+const DEFAULT_FREQ = 2;
+/** Celery's HEARTBEAT_EXPIRE_WINDOW: a worker is alive until 2 × freq after its last heartbeat. */
+const EXPIRE_FACTOR = 2;
+const PERIODS = ['1m', '5m', '15m'] as const;
+
+class WorkerRecord {
+  /** Local time (ms) of the last online/heartbeat event. */
+  lastSeen = 0;
+  freq = DEFAULT_FREQ;
+  up = false;
+  info: string[] | undefined = undefined;
+  constructor(
+    readonly hostname: string,
+    readonly upChild: GaugeChild,
+    readonly active: GaugeChild,
+    readonly processed: GaugeChild,
+    readonly lastHeartbeat: GaugeChild,
+    readonly load: GaugeChild[],
+  ) {}
+}
+
+export interface WorkerStateOptions {
+  /** Seconds without a heartbeat before a worker counts as down; undefined = 2 × its `freq`; 0 = never. */
+  workerTimeout: number | undefined;
+  /** Seconds after a worker was last seen before all its series are removed; 0 = never. */
+  purgeAfter: number;
+}
+
+export interface WorkerStateHooks {
+  /** Remove every series carrying this hostname label value (all families). */
+  purgeHostname(hostname: string): void;
+  onWorkerDown?(hostname: string, reason: 'offline' | 'timeout'): void;
+  onWorkerUp?(hostname: string): void;
+}
+
+/** Worker liveness and heartbeat gauges. */
+export class WorkerState {
+  private readonly workers = new Map<string, WorkerRecord>();
+
+  constructor(
+    private readonly metrics: WorkerMetrics,
+    private readonly labels: LabelPolicy,
+    private readonly opts: WorkerStateOptions,
+    private readonly hooks: WorkerStateHooks,
+  ) {}
+
+  get size(): number {
+    return this.workers.size;
+  }
+
+  handle(type: 'worker-online' | 'worker-heartbeat' | 'worker-offline', ev: RawEvent, ts: number, nowMs: number): void {
+    const hostname = this.labels.hostname(ev['hostname']);
+    const w = this.record(hostname);
+    if (type === 'worker-offline') {
+      w.lastSeen = nowMs;
+      this.markDown(w, 'offline');
+      return;
+    }
+    w.lastSeen = nowMs;
+    const freq = ev['freq'];
+    w.freq = typeof freq === 'number' && freq > 0 && Number.isFinite(freq) ? freq : DEFAULT_FREQ;
+    if (!w.up) {
+      w.up = true;
+      w.upChild.set(1);
+      this.hooks.onWorkerUp?.(hostname);
+    }
+    if (ts === ts) w.lastHeartbeat.set(ts);
+    // The remote `heartbeat` command's events carry no active/processed/loadavg: keep the last values.
+    const active = ev['active'];
+    if (typeof active === 'number' && Number.isFinite(active)) w.active.set(active);
+    const processed = ev['processed'];
+    if (typeof processed === 'number' && Number.isFinite(processed)) w.processed.set(processed);
+    const loadavg = ev['loadavg'];
+    if (Array.isArray(loadavg)) {
+      for (let i = 0; i < 3 && i < loadavg.length; i++) {
+        const v = loadavg[i];
+        if (typeof v === 'number' && Number.isFinite(v)) w.load[i]!.set(v);
+      }
+    }
+    this.updateInfo(w, ev);
+  }
+
+  /** Marks silent workers down and purges long-gone ones; called about once a second. */
+  tick(nowMs: number): void {
+    for (const w of this.workers.values()) {
+      const silentFor = (nowMs - w.lastSeen) / 1000;
+      const timeout = this.opts.workerTimeout ?? w.freq * EXPIRE_FACTOR;
+      if (w.up && timeout > 0 && silentFor > timeout) this.markDown(w, 'timeout');
+      if (!w.up && this.opts.purgeAfter > 0 && silentFor > this.opts.purgeAfter) {
+        this.workers.delete(w.hostname);
+        this.hooks.purgeHostname(w.hostname);
+      }
+    }
+  }
+
+  isKnown(hostname: string): boolean {
+    return this.workers.has(hostname);
+  }
+
+  isUp(hostname: string): boolean {
+    return this.workers.get(hostname)?.up ?? false;
+  }
+
+  hostnames(): IterableIterator<string> {
+    return this.workers.keys();
+  }
+
+  /** Forget a worker record (its series were removed elsewhere). */
+  forget(hostname: string): void {
+    this.workers.delete(hostname);
+  }
+
+  private markDown(w: WorkerRecord, reason: 'offline' | 'timeout'): void {
+    const wasUp = w.up;
+    w.up = false;
+    w.upChild.set(0);
+    w.active.set(0);
+    if (wasUp) this.hooks.onWorkerDown?.(w.hostname, reason);
+  }
+
+  private record(hostname: string): WorkerRecord {
+    let w = this.workers.get(hostname);
+    if (w === undefined || !w.upChild.live) {
+      const m = this.metrics;
+      w = new WorkerRecord(
+        hostname,
+        m.up.labels(hostname),
+        m.tasksActive.labels(hostname),
+        m.tasksProcessed.labels(hostname),
+        m.lastHeartbeat.labels(hostname),
+        PERIODS.map((p) => m.loadAverage.labels(hostname, p)),
+      );
+      this.workers.set(hostname, w);
+    }
+    return w;
+  }
+
+  private updateInfo(w: WorkerRecord, ev: RawEvent): void {
+    const ident = str(ev['sw_ident']);
+    const ver = str(ev['sw_ver']);
+    const sys = str(ev['sw_sys']);
+    if (ident === undefined && ver === undefined && sys === undefined) return;
+    const next = [w.hostname, this.labels.cap(ident ?? ''), this.labels.cap(ver ?? ''), this.labels.cap(sys ?? '')];
+    const prev = w.info;
+    if (prev !== undefined && prev[1] === next[1] && prev[2] === next[2] && prev[3] === next[3]) return;
+    if (prev !== undefined) this.metrics.info.remove(...prev);
+    this.metrics.info.labels(...next).set(1);
+    w.info = next;
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
