@@ -46,11 +46,14 @@ export class TaskEventHandler {
       case 'task-retried': {
         const r = this.tracker.getOrCreate(uuid, nowMs);
         this.metrics.countRetried(this.series(r, hostname, nowMs));
-        // The retry is a new message: its wait is measured from the next task-sent, if any.
-        r.sent = NaN;
+        // The retry is a new message. Celery publishes it (and its task-sent) before task-retried,
+        // so a sent time newer than the attempt's start belongs to the retry and is kept.
+        if (!(r.sent >= r.started)) {
+          r.sent = NaN;
+          r.eta = NaN;
+        }
         r.received = NaN;
         r.started = NaN;
-        r.eta = NaN;
         return;
       }
       case 'task-rejected': {

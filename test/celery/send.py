@@ -1,0 +1,56 @@
+"""Sends a named workload and prints a JSON summary of what was sent.
+
+usage: send.py <workload> [args...]
+  standard <queueA> <queueB>   the foundation workload (see WORKLOADS below)
+  add <queue> <n> [priority]   n × tests.add on a queue
+  sleep <queue> <seconds>      one tests.sleep
+"""
+import json
+import sys
+import time
+import uuid
+
+from tasks import add, app, fail_key, fail_value, reject, retry_once, sleep
+
+
+def standard(qa, qb):
+    sent = {}
+    for i in range(4):
+        add.apply_async((i, i), queue=qa)
+    for i in range(3):
+        add.apply_async((i, 1), queue=qb)
+    for _ in range(2):
+        fail_value.apply_async(queue=qa)
+    fail_key.apply_async(queue=qb)
+    retry_once.apply_async(queue=qa)
+    reject.apply_async(queue=qa)
+    # Revoke first, then send: the worker drops the message on receipt with a task-revoked event.
+    revoked_id = str(uuid.uuid4())
+    app.control.revoke(revoked_id)
+    time.sleep(0.5)
+    add.apply_async((9, 9), queue=qb, task_id=revoked_id)
+    # ETA: the countdown must not count as queue wait.
+    add.apply_async((5, 5), queue=qa, countdown=2)
+    sent["revoked_id"] = revoked_id
+    return sent
+
+
+def main():
+    workload = sys.argv[1]
+    args = sys.argv[2:]
+    if workload == "standard":
+        out = standard(*args)
+    elif workload == "add":
+        queue, n = args[0], int(args[1])
+        priority = int(args[2]) if len(args) > 2 else None
+        ids = [add.apply_async((i, i), queue=queue, priority=priority).id for i in range(n)]
+        out = {"ids": ids}
+    elif workload == "sleep":
+        out = {"id": sleep.apply_async((float(args[1]),), queue=args[0]).id}
+    else:
+        raise SystemExit(f"unknown workload {workload}")
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
