@@ -23,6 +23,11 @@ export async function runCli(args: string[]): Promise<void> {
     .env(ENV_PREFIX)
     .config('config', 'YAML or JSON file holding any of the options below (flag names as keys)', loadConfigFile)
     .options(daemonOptions)
+    .option('print-config', {
+      type: 'boolean',
+      describe: 'Print the effective configuration as JSON (passwords masked) and exit',
+      group: 'Options:',
+    })
     .strictOptions()
     .version(VERSION)
     .help()
@@ -40,6 +45,10 @@ export async function runCli(args: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError) configFailure(err.message);
     throw err;
+  }
+  if (argv['print-config'] === true) {
+    process.stdout.write(`${scrub(JSON.stringify(printable(cfg), null, 2))}\n`);
+    return;
   }
   const log = createLogger(cfg.log.level, cfg.log.format);
   await runDaemon(cfg, log);
@@ -72,4 +81,10 @@ async function runDaemon(cfg: ReturnType<typeof buildConfig>, log: Logger): Prom
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** The config with the broker URL reduced to its masked form. */
+function printable(cfg: ReturnType<typeof buildConfig>): unknown {
+  const { url, ...broker } = cfg.broker;
+  return { ...cfg, broker: { ...broker, url: url.masked } };
 }

@@ -37,7 +37,14 @@ export class MetricRegistry implements SeriesBudget {
     if (opts.staticLabels && Object.keys(opts.staticLabels).length > 0) {
       this.prom.setDefaultLabels(opts.staticLabels);
     }
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.prom });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.prom });
+      // prom-client names these gauges *_total, which Prometheus reserves for counters
+      // (promtool check metrics fails on them); their unsuffixed twins carry the same values.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.prom.removeSingleMetric(name);
+      }
+    }
   }
 
   register<F extends Family<Child>>(family: F): F {

@@ -2,6 +2,7 @@ import type { RawEvent } from '../decoder/body.js';
 import { exceptionClass } from '../decoder/exception.js';
 import type { TaskMetrics } from '../metrics/task-metrics.js';
 import { UNKNOWN, type LabelPolicy } from './labels.js';
+import { ReorderBuffer } from './reorder.js';
 import type { TaskRecord, TaskTracker } from './task-tracker.js';
 
 export type TaskEventType =
@@ -24,13 +25,46 @@ export type TaskEventType =
  * is clamped at 0 against clock skew.
  */
 export class TaskEventHandler {
+  private readonly reorder: ReorderBuffer;
+
   constructor(
     private readonly tracker: TaskTracker,
     private readonly metrics: TaskMetrics,
     private readonly labels: LabelPolicy,
-  ) {}
+    reorderWindowMs = 1000,
+  ) {
+    this.reorder = new ReorderBuffer(reorderWindowMs);
+  }
+
+  get heldCount(): number {
+    return this.reorder.size;
+  }
 
   handle(type: TaskEventType, ev: RawEvent, uuid: string, ts: number, nowMs: number): void {
+    if (type === 'task-sent') {
+      this.apply(type, ev, uuid, ts, nowMs);
+      const held = this.reorder.release(uuid);
+      if (held !== undefined) for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs);
+      return;
+    }
+    if (this.reorder.holds(uuid)) return this.reorder.hold(uuid, { type, ev, ts, nowMs });
+    // A worker can report a task before the producer's task-sent event reaches us (two
+    // connections, no ordering between them). When this task's name is known to come with
+    // task-sent events, hold its events briefly so they get the queue label task-sent carries.
+    if (type === 'task-received' && this.tracker.get(uuid) === undefined && this.reorder.expectsSent(ev['name'])) {
+      return this.reorder.hold(uuid, { type, ev, ts, nowMs });
+    }
+    this.apply(type, ev, uuid, ts, nowMs);
+  }
+
+  /** Applies held events whose task-sent did not come within the window (then with queue "unknown"). */
+  flushHeld(nowMs: number): void {
+    for (const [uuid, held] of this.reorder.expired(nowMs)) {
+      for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs);
+    }
+  }
+
+  private apply(type: TaskEventType, ev: RawEvent, uuid: string, ts: number, nowMs: number): void {
     const hostname = this.labels.hostname(ev['hostname']);
     switch (type) {
       case 'task-sent':
@@ -83,6 +117,7 @@ export class TaskEventHandler {
       r.queue = queue;
       r.nq = undefined;
     }
+    this.reorder.sawSent(r.name);
     r.sent = ts;
     r.eta = parseEta(ev['eta']);
     if (Number.isNaN(r.firstSent)) {

@@ -1,0 +1,93 @@
+import type { Config } from './config/config.js';
+import type { Logger } from './log.js';
+import { RateLimitedLog } from './log.js';
+import { MetricRegistry } from './metrics/registry.js';
+import { SelfMetrics } from './metrics/self-metrics.js';
+import { TaskMetrics } from './metrics/task-metrics.js';
+import { WorkerMetrics } from './metrics/worker-metrics.js';
+import { EventPipeline } from './pipeline.js';
+import { LabelPolicy } from './state/labels.js';
+import { TaskEventHandler } from './state/task-events.js';
+import { TaskTracker } from './state/task-tracker.js';
+import { WorkerState } from './state/worker-state.js';
+import { VERSION } from './version.js';
+
+/** The part of the configuration the core reads (no sockets, no timers). */
+export type CoreConfig = Pick<Config, 'metrics' | 'workers'> & { brokerMasked: string; transport: string };
+
+/**
+ * decoder → state → metrics, without any I/O: the daemon wraps it with a transport, timers and
+ * an HTTP server; tests and the benchmark drive it directly.
+ */
+export class Core {
+  readonly registry: MetricRegistry;
+  readonly self: SelfMetrics;
+  readonly taskMetrics: TaskMetrics;
+  readonly workerMetrics: WorkerMetrics;
+  readonly tracker: TaskTracker;
+  readonly workers: WorkerState;
+  readonly tasks: TaskEventHandler;
+  readonly pipeline: EventPipeline;
+  private ticks = 0;
+
+  constructor(
+    private readonly cfg: CoreConfig,
+    private readonly log: Logger,
+    now: () => number = Date.now,
+    opts: { defaultMetrics?: boolean } = {},
+  ) {
+    this.registry = new MetricRegistry({ staticLabels: cfg.metrics.staticLabels, defaultMetrics: opts.defaultMetrics });
+    this.self = new SelfMetrics(this.registry, { version: VERSION, broker: cfg.brokerMasked, transport: cfg.transport });
+    this.taskMetrics = new TaskMetrics(this.registry, {
+      runtimeBuckets: cfg.metrics.runtimeBuckets,
+      queueWaitBuckets: cfg.metrics.queueWaitBuckets,
+      latencyBuckets: cfg.metrics.latencyBuckets,
+      celeryExporterNames: cfg.metrics.celeryExporterNames,
+    });
+    this.workerMetrics = new WorkerMetrics(this.registry);
+    const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
+    const evictions = { capacity: this.self.evicted.labels('capacity'), ttl: this.self.evicted.labels('ttl') };
+    this.tracker = new TaskTracker({
+      maxTasks: cfg.metrics.maxTrackedTasks,
+      ttlSeconds: cfg.metrics.trackedTaskTtl,
+      onEvict: (reason) => evictions[reason].inc(),
+    });
+    this.self.trackedTasks.collect = () => this.self.trackedTasks.labels().set(this.tracker.size);
+    this.workers = new WorkerState(
+      this.workerMetrics,
+      labels,
+      { workerTimeout: cfg.workers.timeout, purgeAfter: cfg.workers.purgeAfter },
+      {
+        purgeHostname: (h) => this.purgeHostname(h),
+        onWorkerUp: (hostname) => log.info({ hostname }, 'worker online'),
+        onWorkerDown: (hostname, reason) => log.info({ hostname, reason }, 'worker down'),
+      },
+    );
+    this.tasks = new TaskEventHandler(this.tracker, this.taskMetrics, labels);
+    this.pipeline = new EventPipeline(this.self, this.tasks, this.workers, new RateLimitedLog(log), now);
+  }
+
+  /** Removes every series carrying this hostname (worker or producer). */
+  purgeHostname(hostname: string): void {
+    const removed = this.registry.removeWhere('hostname', hostname);
+    this.taskMetrics.forgetHost(hostname);
+    this.workers.forget(hostname);
+    this.log.info({ hostname, series: removed }, 'purged series of a host not seen for the purge delay');
+  }
+
+  /** Time-driven state: worker liveness every call, TTL sweep and producer purge every 10th. Call once a second. */
+  tick(nowMs: number): void {
+    this.tasks.flushHeld(nowMs);
+    this.workers.tick(nowMs);
+    if (++this.ticks % 10 !== 0) return;
+    this.tracker.sweep(nowMs);
+    const purgeAfter = this.cfg.workers.purgeAfter;
+    if (purgeAfter <= 0) return;
+    const cutoff = nowMs - purgeAfter * 1000;
+    const stale: string[] = [];
+    for (const [host, lastSeen] of this.taskMetrics.hostnames()) {
+      if (lastSeen < cutoff && !this.workers.isKnown(host)) stale.push(host);
+    }
+    for (const host of stale) this.purgeHostname(host);
+  }
+}

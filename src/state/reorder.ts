@@ -1,0 +1,69 @@
+import type { RawEvent } from '../decoder/body.js';
+import type { TaskEventType } from './task-events.js';
+
+export interface HeldEvent {
+  type: TaskEventType;
+  ev: RawEvent;
+  ts: number;
+  nowMs: number;
+}
+
+/** Most task names remembered as "comes with task-sent"; beyond it, new names are not held. */
+const MAX_NAMES = 10_000;
+/** Most tasks held at once; beyond it the oldest is released early. */
+const MAX_HELD = 10_000;
+
+/**
+ * Holds a task's worker-side events for up to a window when its task-sent is expected but has
+ * not arrived yet. Only tasks that arrive out of order pay for it.
+ */
+export class ReorderBuffer {
+  private readonly sentNames = new Set<string>();
+  private readonly held = new Map<string, { since: number; events: HeldEvent[] }>();
+
+  constructor(private readonly windowMs: number) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  sawSent(name: string | undefined): void {
+    if (name !== undefined && this.sentNames.size < MAX_NAMES) this.sentNames.add(name);
+  }
+
+  expectsSent(name: unknown): boolean {
+    return this.windowMs > 0 && typeof name === 'string' && this.sentNames.has(name);
+  }
+
+  holds(uuid: string): boolean {
+    return this.held.size > 0 && this.held.has(uuid);
+  }
+
+  hold(uuid: string, e: HeldEvent): void {
+    const h = this.held.get(uuid);
+    if (h !== undefined) {
+      if (h.events.length < 64) h.events.push(e);
+      return;
+    }
+    this.held.set(uuid, { since: e.nowMs, events: [e] });
+  }
+
+  release(uuid: string): HeldEvent[] | undefined {
+    if (this.held.size === 0) return undefined;
+    const h = this.held.get(uuid);
+    if (h === undefined) return undefined;
+    this.held.delete(uuid);
+    return h.events;
+  }
+
+  /** Removes and returns what waited longer than the window (or overflows the cap), oldest first. */
+  expired(nowMs: number): Array<[string, HeldEvent[]]> {
+    const out: Array<[string, HeldEvent[]]> = [];
+    for (const [uuid, h] of this.held) {
+      if (nowMs - h.since < this.windowMs && this.held.size - out.length <= MAX_HELD) break;
+      out.push([uuid, h.events]);
+    }
+    for (const [uuid] of out) this.held.delete(uuid);
+    return out;
+  }
+}

@@ -1,0 +1,145 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { maskUrl, parseBrokerUrl } from '../../src/config/broker-url.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { parseBuckets, transportOptionValue } from '../../src/config/parse.js';
+import { scrub, registerSecret } from '../../src/config/secrets.js';
+import { CLI } from '../helpers/exporter.js';
+
+const run = promisify(execFile);
+
+/** Runs the built CLI with a clean environment (only what the test sets). */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+const printConfig = async (args: string[], env: Record<string, string> = {}) => {
+  const r = await cli(['--print-config', ...args], env);
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
+};
+
+describe('broker URLs', () => {
+  it('parses Redis URLs, DB, TLS and credentials', () => {
+    const u = parseBrokerUrl('rediss://user:p%40ss@redis.example:6380/3?ssl_cert_reqs=CERT_NONE');
+    expect(u).toMatchObject({ transport: 'redis', tls: true, host: 'redis.example', port: 6380, db: 3, username: 'user', password: 'p@ss' });
+    expect(u.masked).toBe('rediss://user:****@redis.example:6380/3?ssl_cert_reqs=CERT_NONE');
+    expect(parseBrokerUrl('redis://localhost')).toMatchObject({ port: 6379, db: 0, password: undefined });
+    expect(parseBrokerUrl('redis+socket:///run/redis.sock?virtual_host=2')).toMatchObject({ socketPath: '/run/redis.sock', db: 2 });
+  });
+
+  it('parses AMQP vhosts the way kombu does', () => {
+    expect(parseBrokerUrl('amqp://guest:guest@localhost:5672//').vhost).toBe('/');
+    expect(parseBrokerUrl('amqp://guest:guest@localhost:5672/').vhost).toBe('/');
+    expect(parseBrokerUrl('amqp://h/prod').vhost).toBe('prod');
+    expect(parseBrokerUrl('amqp://h/%2Fteam').vhost).toBe('/team');
+    expect(parseBrokerUrl('amqps://h').port).toBe(5671);
+  });
+
+  it('parses sentinel lists', () => {
+    const u = parseBrokerUrl('sentinel://:pw@s1:26379/0;sentinel://:pw@s2:26380/0');
+    expect(u.sentinels).toEqual([{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }]);
+    expect(u.masked).toBe('sentinel://:****@s1:26379/0;sentinel://:****@s2:26380/0');
+  });
+
+  it('rejects unknown transports and bad URLs without showing the password', () => {
+    for (const bad of ['sqs://AKIA:topsecret@x', 'redis://:topsecret@h:99999/0', 'redis://:topsecret@h/abc', 'nonsense']) {
+      let err: unknown;
+      try {
+        parseBrokerUrl(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/^invalid --broker-url: /);
+      expect((err as Error).message).not.toContain('topsecret');
+    }
+  });
+
+  it('masks passwords, even ones with @ in them', () => {
+    expect(maskUrl('redis://:p@ss@host:6379/0')).toBe('redis://:****@host:6379/0');
+    expect(maskUrl('connect to amqp://u:x@h//, then redis://:y@r/1')).toBe('connect to amqp://u:****@h//, then redis://:****@r/1');
+    registerSecret('s3cr3t-value');
+    expect(scrub('error: auth s3cr3t-value failed')).toBe('error: auth **** failed');
+  });
+});
+
+describe('option values', () => {
+  it('parses bucket lists strictly', () => {
+    expect(parseBuckets('runtime-buckets', '0.1, 1,10')).toEqual([0.1, 1, 10]);
+    expect(() => parseBuckets('runtime-buckets', '1,a')).toThrow('invalid --runtime-buckets: "a" is not a non-negative number');
+    expect(() => parseBuckets('queue-wait-buckets', '5,1')).toThrow(/strictly increasing/);
+    expect(() => parseBuckets('runtime-buckets', '')).toThrow(/empty/);
+  });
+
+  it('reads transport option values like kombu/the Python exporter', () => {
+    expect(transportOptionValue('3600')).toBe(3600);
+    expect(transportOptionValue('[0,3,6,9]')).toEqual([0, 3, 6, 9]);
+    expect(transportOptionValue('{"password": "x"}')).toEqual({ password: 'x' });
+    expect(transportOptionValue('prefix:')).toBe('prefix:');
+    expect(transportOptionValue('False')).toBe(false);
+  });
+});
+
+describe('configuration precedence: flag > env > file > default', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cpe-config-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, 'port: 7000\nhost: 127.0.0.2\nmetrics-path: /from-file\nstatic-label:\n  - team=data\nbroker-url: redis://file:6379/4\n');
+
+  it('uses defaults', async () => {
+    const c = await printConfig([]);
+    expect(c['http']).toEqual({ host: '0.0.0.0', port: 8888, metricsPath: '/metrics' });
+    expect(c['broker']!['url']).toBe('redis://localhost:6379/0');
+  });
+
+  it('takes the file over defaults, env over the file, flags over env', async () => {
+    expect((await printConfig(['--config', file]))['http']).toEqual({ host: '127.0.0.2', port: 7000, metricsPath: '/from-file' });
+    const env = { CELERY_EXPORTER_PORT: '7100', CELERY_EXPORTER_METRICS_PATH: '/from-env' };
+    expect((await printConfig(['--config', file], env))['http']).toEqual({ host: '127.0.0.2', port: 7100, metricsPath: '/from-env' });
+    expect((await printConfig(['--config', file, '--port', '7200'], env))['http']!['port']).toBe(7200);
+    expect((await printConfig(['--config', file]))['metrics']!['staticLabels']).toEqual({ team: 'data' });
+  });
+
+  it('falls back to CELERY_BROKER_URL below every other source', async () => {
+    const env = { CELERY_BROKER_URL: 'redis://:pw@celery:6379/2' };
+    expect((await printConfig([], env))['broker']!['url']).toBe('redis://:****@celery:6379/2');
+    expect((await printConfig(['--config', file], env))['broker']!['url']).toBe('redis://file:6379/4');
+    expect((await printConfig([], { ...env, CELERY_EXPORTER_BROKER_URL: 'redis://env:6379/1' }))['broker']!['url']).toBe('redis://env:6379/1');
+    expect((await printConfig(['--broker', 'redis://flag/5'], env))['broker']!['url']).toBe('redis://flag/5');
+  });
+
+  it('splits repeatable options given in the environment on whitespace', async () => {
+    const c = await printConfig([], { CELERY_EXPORTER_STATIC_LABEL: 'a=1 b=2', CELERY_EXPORTER_BROKER_TRANSPORT_OPTION: 'global_keyprefix=pfx: visibility_timeout=60' });
+    expect(c['metrics']!['staticLabels']).toEqual({ a: '1', b: '2' });
+    expect(c['broker']!['transportOptions']).toEqual({ global_keyprefix: 'pfx:', visibility_timeout: 60 });
+  });
+
+  it('exits 2 with one line naming the flag, password never shown', async () => {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--runtime-buckets', '1,x'], {}, /invalid --runtime-buckets: "x"/],
+      [['--broker-url', 'kafka://u:hunter22@k'], {}, /invalid --broker-url: unknown transport "kafka"/],
+      [[], { CELERY_EXPORTER_BROKER_URL: 'redis://:hunter22@h:0x/0' }, /invalid --broker-url/],
+      [['--port', 'http'], {}, /invalid --port/],
+      [['--log-format', 'xml'], {}, /invalid --log-format/],
+      [['--config', '/nonexistent.yaml'], {}, /invalid --config: cannot read/],
+      [['--static-label', 'novalue'], {}, /invalid --static-label: expected key=value/],
+      [['--no-such-flag'], {}, /Unknown argument/],
+    ];
+    for (const [args, env, re] of cases) {
+      const r = await cli(args, env);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toContain('hunter22');
+    }
+  });
+});

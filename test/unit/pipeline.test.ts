@@ -1,0 +1,254 @@
+import { describe, expect, it } from 'vitest';
+import { select, sum, value } from '../helpers/metrics.js';
+import { makeCore, testConfig } from './core.js';
+import { capturedRedisMessages } from './fixtures.js';
+
+const T0 = 1_795_681_000;
+const sent = (uuid: string, extra: Record<string, unknown> = {}) => ({
+  type: 'task-sent', uuid, name: 'app.add', queue: 'default', routing_key: 'default', hostname: 'gen1@api', timestamp: T0, eta: null, ...extra,
+});
+const ev = (type: string, uuid: string, timestamp: number, extra: Record<string, unknown> = {}) => ({
+  type, uuid, hostname: 'w1@host', timestamp, ...extra,
+});
+
+describe('replaying the captured stream of a real worker', () => {
+  it('yields the workload’s exact counts', () => {
+    const t = makeCore();
+    for (const m of capturedRedisMessages()) t.core.pipeline.onRedisMessage(m.data);
+    const s = t.samples();
+    const w = { hostname: 'w1@probe' };
+    expect(value(s, 'celery_task_succeeded_total', { ...w, name: 'tests.add', queue_name: 'qa' })).toBe(5);
+    expect(value(s, 'celery_task_succeeded_total', { ...w, name: 'tests.add', queue_name: 'high-priority' })).toBe(3);
+    expect(value(s, 'celery_task_failed_total', { ...w, name: 'tests.fail_value', exception: 'ValueError' })).toBe(2);
+    expect(value(s, 'celery_task_failed_total', { ...w, name: 'tests.fail_key', exception: 'KeyError' })).toBe(1);
+    expect(value(s, 'celery_task_retried_total', { ...w, name: 'tests.retry_once' })).toBe(1);
+    expect(value(s, 'celery_task_revoked_total', { ...w, name: 'tests.add', queue_name: 'high-priority' })).toBe(1);
+    expect(value(s, 'celery_task_rejected_total', { ...w, name: 'tests.reject' })).toBe(1);
+    expect(sum(s, 'celery_task_sent_total')).toBe(15);
+    expect(value(s, 'celery_worker_up', w)).toBe(0); // the capture ends with worker-offline
+    expect(sum(s, 'celery_exporter_events_invalid_total')).toBe(0);
+    expect(value(s, 'celery_exporter_tracked_tasks')).toBe(0);
+    // The retry's queue wait is measured from its own task-sent (which precedes task-retried).
+    expect(value(s, 'celery_task_queue_wait_seconds_count', { name: 'tests.retry_once', queue_name: 'qa' })).toBe(2);
+  });
+});
+
+describe('task events', () => {
+  it('carries name and queue from task-sent to later events', () => {
+    const t = makeCore();
+    t.feed(sent('u1'));
+    t.feed([ev('task-received', 'u1', T0 + 1, { name: 'app.add' }), ev('task-started', 'u1', T0 + 1.5)]);
+    t.feed(ev('task-succeeded', 'u1', T0 + 2, { runtime: 0.5 }));
+    const s = t.samples();
+    const l = { name: 'app.add', queue_name: 'default' };
+    expect(value(s, 'celery_task_started_total', { ...l, hostname: 'w1@host' })).toBe(1);
+    expect(value(s, 'celery_task_runtime_seconds_sum', { ...l, state: 'succeeded' })).toBe(0.5);
+    expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBe(1.5);
+    expect(value(s, 'celery_task_prefetch_wait_seconds_sum', l)).toBe(0.5);
+    expect(value(s, 'celery_task_latency_seconds_sum', l)).toBe(2);
+  });
+
+  it('labels the queue "unknown" when no task-sent was seen, never a guess', () => {
+    const t = makeCore();
+    t.feed([ev('task-received', 'u2', T0, { name: 'app.mul' }), ev('task-started', 'u2', T0)]);
+    const s = t.samples();
+    expect(value(s, 'celery_task_received_total', { name: 'app.mul', queue_name: 'unknown' })).toBe(1);
+    expect(select(s, 'celery_task_queue_wait_seconds_count')).toHaveLength(0);
+  });
+
+  it('measures the failed runtime from started to failed', () => {
+    const t = makeCore();
+    t.feed(sent('u3'));
+    t.feed([ev('task-started', 'u3', T0 + 1), ev('task-failed', 'u3', T0 + 4, { exception: "ValueError('x')" })]);
+    expect(value(t.samples(), 'celery_task_runtime_seconds_sum', { state: 'failed' })).toBe(3);
+  });
+
+  it('survives a null, negative or string runtime (falls back to timestamps)', () => {
+    const t = makeCore();
+    for (const [i, runtime] of [null, -1, 'fast', NaN].entries()) {
+      t.feed([ev('task-started', `r${i}`, T0, { name: 'x' }), ev('task-succeeded', `r${i}`, T0 + 2, { runtime })]);
+    }
+    t.feed(ev('task-succeeded', 'r9', T0, { runtime: null })); // nothing to fall back to
+    const s = t.samples();
+    expect(sum(s, 'celery_task_succeeded_total')).toBe(5);
+    expect(value(s, 'celery_task_runtime_seconds_count', { state: 'succeeded', name: 'unknown' })).toBe(4);
+    expect(value(s, 'celery_task_runtime_seconds_sum', { state: 'succeeded', name: 'unknown' })).toBe(8);
+  });
+
+  it('counts a succeeded that arrives before received, and keeps no record afterwards', () => {
+    const t = makeCore();
+    t.feed(ev('task-succeeded', 'u4', T0 + 2, { runtime: 1 }));
+    t.feed(ev('task-received', 'u4', T0, { name: 'app.add' }));
+    const s = t.samples();
+    expect(sum(s, 'celery_task_succeeded_total')).toBe(1);
+    expect(sum(s, 'celery_task_received_total')).toBe(1);
+    // The stray late record is bounded by the TTL.
+    expect(t.core.tracker.size).toBe(1);
+    t.advance(3_601_000);
+    expect(t.core.tracker.size).toBe(0);
+    expect(value(t.samples(), 'celery_exporter_tracked_tasks_evicted_total', { reason: 'ttl' })).toBe(1);
+  });
+
+  it('holds worker events that overtake their task-sent, so they get its queue', () => {
+    const t = makeCore();
+    t.feed(sent('a'));
+    t.feed([ev('task-received', 'b', T0 + 1, { name: 'app.add' }), ev('task-started', 'b', T0 + 1.1)]);
+    expect(t.core.tasks.heldCount).toBe(1);
+    t.feed(sent('b'));
+    expect(t.core.tasks.heldCount).toBe(0);
+    const s = t.samples();
+    expect(value(s, 'celery_task_received_total', { name: 'app.add', queue_name: 'default' })).toBe(1);
+    expect(value(s, 'celery_task_started_total', { name: 'app.add', queue_name: 'default' })).toBe(1);
+    expect(value(s, 'celery_task_queue_wait_seconds_count', { name: 'app.add', queue_name: 'default' })).toBe(1);
+  });
+
+  it('releases held events after the window when task-sent never comes', () => {
+    const t = makeCore();
+    t.feed(sent('a'));
+    t.feed(ev('task-received', 'c', T0 + 1, { name: 'app.add' }));
+    expect(sum(t.samples(), 'celery_task_received_total')).toBe(0);
+    t.advance(2000);
+    expect(value(t.samples(), 'celery_task_received_total', { name: 'app.add', queue_name: 'unknown' })).toBe(1);
+  });
+
+  it('excludes the ETA from queue wait and prefetch wait', () => {
+    const t = makeCore();
+    const eta = new Date((T0 + 60) * 1000).toISOString();
+    t.feed(sent('e', { eta }));
+    t.feed([ev('task-received', 'e', T0 + 0.1, { name: 'app.add', eta }), ev('task-started', 'e', T0 + 60.5)]);
+    const s = t.samples();
+    expect(value(s, 'celery_task_queue_wait_seconds_sum')).toBeCloseTo(0.5, 6);
+    expect(value(s, 'celery_task_prefetch_wait_seconds_sum')).toBeCloseTo(0.5, 6);
+  });
+
+  it('clamps a negative cross-host queue wait (clock skew) to 0', () => {
+    const t = makeCore();
+    t.feed(sent('k', { timestamp: T0 + 5 }));
+    t.feed(ev('task-started', 'k', T0));
+    expect(value(t.samples(), 'celery_task_queue_wait_seconds_sum')).toBe(0);
+  });
+
+  it('evicts the oldest in-flight task beyond the cap and counts it', () => {
+    const t = makeCore(testConfig({ maxTrackedTasks: 3 }));
+    for (const u of ['1', '2', '3', '4', '5']) t.feed(sent(u));
+    expect(t.core.tracker.size).toBe(3);
+    expect(value(t.samples(), 'celery_exporter_tracked_tasks_evicted_total', { reason: 'capacity' })).toBe(2);
+  });
+
+  it('cuts long label values', () => {
+    const t = makeCore(testConfig({ maxLabelLength: 10 }));
+    t.feed(sent('l', { name: 'a'.repeat(50), queue: 'q'.repeat(50) }));
+    expect(select(t.samples(), 'celery_task_sent_total')[0]!.labels).toMatchObject({ name: 'a'.repeat(10), queue_name: 'q'.repeat(10) });
+  });
+});
+
+describe('bad input', () => {
+  it('counts what it skips by reason and never throws', () => {
+    const t = makeCore();
+    t.feed({ type: 'task-sent' }); // no uuid
+    t.feed({ type: 'worker-heartbeat' }); // no hostname
+    t.feed({ type: 'worker-elect', hostname: 'x' });
+    t.feed({ hostname: 'x' });
+    t.feed([1, 'two', null, [], { type: 7 }]);
+    t.core.pipeline.onRedisMessage('garbage');
+    t.feed({ type: 'task-succeeded', uuid: 'x'.repeat(300) });
+    const s = t.samples();
+    expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'missing_field' })).toBe(2);
+    expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'unknown_type' })).toBe(1);
+    expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'shape' })).toBe(6);
+    expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'envelope' })).toBe(1);
+    expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'bad_value' })).toBe(1);
+    expect(sum(s, 'celery_exporter_events_total')).toBe(0);
+  });
+
+  it('keeps what was counted when bad messages follow', () => {
+    const t = makeCore();
+    t.feed(sent('ok'));
+    t.core.pipeline.onRedisMessage('{"body": "!!!!", "content-type": "application/json", "properties": {"body_encoding": "base64"}}');
+    t.feed({ type: 'task-sent', uuid: 'z', name: 12, queue: { a: 1 }, timestamp: 'soon' });
+    const s = t.samples();
+    expect(value(s, 'celery_task_sent_total', { name: 'app.add' })).toBe(1);
+    expect(value(s, 'celery_task_sent_total', { name: 'unknown', queue_name: 'unknown' })).toBe(1);
+    expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'encoding' })).toBe(1);
+  });
+});
+
+describe('workers', () => {
+  const hb = (hostname: string, extra: Record<string, unknown> = {}) => ({
+    type: 'worker-heartbeat', hostname, timestamp: T0, freq: 2, active: 3, processed: 40, loadavg: [0.5, 0.4, 0.3],
+    sw_ident: 'py-celery', sw_ver: '5.2.6', sw_sys: 'Linux', ...extra,
+  });
+
+  it('goes down after 2 × freq without heartbeats, up again on the next one', () => {
+    const t = makeCore();
+    t.feed(hb('w@h'));
+    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
+    expect(value(t.samples(), 'celery_worker_tasks_active', { hostname: 'w@h' })).toBe(3);
+    t.advance(4000);
+    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
+    t.advance(1000);
+    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(0);
+    expect(value(t.samples(), 'celery_worker_tasks_active', { hostname: 'w@h' })).toBe(0);
+    t.feed(hb('w@h'));
+    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
+  });
+
+  it('honours --worker-timeout, and 0 means never', () => {
+    const t = makeCore(testConfig({}, { timeout: 30 }));
+    t.feed(hb('w@h'));
+    t.advance(29_000);
+    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
+    t.advance(2000);
+    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(0);
+    const never = makeCore(testConfig({}, { timeout: 0, purgeAfter: 0 }));
+    never.feed(hb('w@h'));
+    never.advance(3_600_000);
+    expect(value(never.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
+  });
+
+  it('purges every series of the hostname, exact match only, producers too', () => {
+    const t = makeCore(testConfig({}, { purgeAfter: 60 }));
+    t.feed(hb('w@h'));
+    t.feed(hb('w@h2'));
+    t.feed(sent('p1', { hostname: 'gen1@api' }));
+    t.feed([ev('task-received', 'p1', T0, { name: 'app.add' }), ev('task-started', 'p1', T0), ev('task-succeeded', 'p1', T0, { runtime: 1 })]);
+    // A task whose *name* equals the hostname must survive (the Python exporter's purge matched any label).
+    t.feed({ ...sent('p2', { name: 'w@h', hostname: 'gen1@api' }) });
+    t.feed({ type: 'worker-offline', hostname: 'w@h', timestamp: T0 });
+    for (let i = 0; i < 70; i++) {
+      t.advance(1000);
+      t.feed(hb('w@h2'));
+    }
+    const s = t.samples();
+    expect(s.filter((x) => x.labels['hostname'] === 'w@h')).toHaveLength(0);
+    expect(s.filter((x) => x.labels['hostname'] === 'gen1@api')).toHaveLength(0);
+    expect(value(s, 'celery_worker_up', { hostname: 'w@h2' })).toBe(1);
+    expect(select(s, 'celery_task_runtime_seconds_count', { name: 'app.add' })).toHaveLength(1);
+    // New events for a purged host bring it back from zero.
+    t.feed(hb('w@h'));
+    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
+  });
+
+  it('keeps the last known values when a heartbeat lacks active/processed/loadavg (remote heartbeat command)', () => {
+    const t = makeCore();
+    t.feed(hb('w@h'));
+    t.feed({ type: 'worker-heartbeat', hostname: 'w@h', timestamp: T0 + 1, freq: 5, sw_ident: 'py-celery', sw_ver: '5.2.6', sw_sys: 'Linux' });
+    const s = t.samples();
+    expect(value(s, 'celery_worker_tasks_processed', { hostname: 'w@h' })).toBe(40);
+    expect(value(s, 'celery_worker_load_average', { hostname: 'w@h', period: '1m' })).toBe(0.5);
+  });
+
+  it('replaces the info series when the worker software changes', () => {
+    const t = makeCore();
+    t.feed(hb('w@h'));
+    t.feed(hb('w@h', { sw_ver: '5.3.0' }));
+    const info = select(t.samples(), 'celery_worker_info', { hostname: 'w@h' });
+    expect(info.map((i) => i.labels['sw_ver'])).toEqual(['5.3.0']);
+  });
+
+  it('strips the node-name prefix only when asked', () => {
+    const t = makeCore(testConfig({}, { stripHostnamePrefix: true }));
+    t.feed(hb('celery@box'));
+    expect(value(t.samples(), 'celery_worker_up', { hostname: 'box' })).toBe(1);
+  });
+});
