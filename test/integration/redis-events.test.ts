@@ -138,4 +138,18 @@ describe('Redis event stream from a real Celery worker', () => {
     expect(select(purged, 'celery_worker_up', { hostname: W1 })).toHaveLength(0);
     expect(sum(purged, 'celery_exporter_events_total', { type: 'task-succeeded' })).toBe(9);
   });
+
+  it('sets worker_up to 0 within 2 × the heartbeat interval when a worker is killed', async () => {
+    const W2 = `w2-${id}@${hostname()}`;
+    const w2 = await startWorker({ brokerUrl: url, queues: [`idle-${id}`], name: W2, heartbeatInterval: 1 });
+    try {
+      await waitFor(scrape, (s) => select(s, 'celery_worker_up', { hostname: W2 })[0]?.value === 1, { what: 'w2 up' });
+      const killedAt = Date.now();
+      await w2.kill(); // SIGKILL: no worker-offline event
+      await waitFor(scrape, (s) => value(s, 'celery_worker_up', { hostname: W2 }) === 0, { timeoutMs: 10_000, what: 'w2 down' });
+      expect(Date.now() - killedAt).toBeLessThan(5000);
+    } finally {
+      await w2.stop();
+    }
+  });
 });
