@@ -1,19 +1,25 @@
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import { RateLimitedLog } from './log.js';
+import { QueueMetrics } from './metrics/queue-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
 import { TaskMetrics } from './metrics/task-metrics.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { EventPipeline } from './pipeline.js';
 import { LabelPolicy } from './state/labels.js';
+import { QueueRegistry } from './state/queue-registry.js';
 import { TaskEventHandler } from './state/task-events.js';
 import { TaskTracker } from './state/task-tracker.js';
 import { WorkerState } from './state/worker-state.js';
 import { VERSION } from './version.js';
 
 /** The part of the configuration the core reads (no sockets, no timers). */
-export type CoreConfig = Pick<Config, 'metrics' | 'workers'> & { brokerMasked: string; transport: string };
+export type CoreConfig = Pick<Config, 'metrics' | 'workers'> & {
+  brokerMasked: string;
+  transport: string;
+  queues?: readonly string[];
+};
 
 /**
  * decoder → state → metrics, without any I/O: the daemon wraps it with a transport, timers and
@@ -24,6 +30,8 @@ export class Core {
   readonly self: SelfMetrics;
   readonly taskMetrics: TaskMetrics;
   readonly workerMetrics: WorkerMetrics;
+  readonly queueMetrics: QueueMetrics;
+  readonly queues: QueueRegistry;
   readonly tracker: TaskTracker;
   readonly workers: WorkerState;
   readonly tasks: TaskEventHandler;
@@ -45,6 +53,8 @@ export class Core {
       celeryExporterNames: cfg.metrics.celeryExporterNames,
     });
     this.workerMetrics = new WorkerMetrics(this.registry);
+    this.queueMetrics = new QueueMetrics(this.registry);
+    this.queues = new QueueRegistry(cfg.queues ?? []);
     const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
     const evictions = { capacity: this.self.evicted.labels('capacity'), ttl: this.self.evicted.labels('ttl') };
     this.tracker = new TaskTracker({
@@ -63,7 +73,9 @@ export class Core {
         onWorkerDown: (hostname, reason) => log.info({ hostname, reason }, 'worker down'),
       },
     );
-    this.tasks = new TaskEventHandler(this.tracker, this.taskMetrics, labels);
+    this.tasks = new TaskEventHandler(this.tracker, this.taskMetrics, labels, {
+      onQueueSeen: (queue) => this.queues.seen(queue, 'event'),
+    });
     this.pipeline = new EventPipeline(this.self, this.tasks, this.workers, new RateLimitedLog(log), now);
   }
 

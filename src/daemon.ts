@@ -5,7 +5,9 @@ import type { Config } from './config/config.js';
 import { scrub } from './config/secrets.js';
 import { Core } from './core.js';
 import { HttpServer } from './http/server.js';
-import type { Logger } from './log.js';
+import { RateLimitedLog, type Logger } from './log.js';
+import type { PollerSchedule } from './pollers/poller.js';
+import { PollScheduler } from './pollers/scheduler.js';
 import { VERSION } from './version.js';
 
 export interface Daemon {
@@ -17,9 +19,16 @@ export interface Daemon {
 /** Wires broker → core (decoder → state → metrics) → HTTP, and the once-a-second tick. */
 export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   const core = new Core(
-    { metrics: cfg.metrics, workers: cfg.workers, brokerMasked: cfg.broker.url.masked, transport: cfg.broker.url.transport },
+    {
+      metrics: cfg.metrics,
+      workers: cfg.workers,
+      brokerMasked: cfg.broker.url.masked,
+      transport: cfg.broker.url.transport,
+      queues: cfg.queues.names,
+    },
     log,
   );
+  core.self.reconnects.labels('events');
   const hooks: TransportHooks = {
     pipeline: core.pipeline,
     onReadyChange: (ready, reason) => {
@@ -27,6 +36,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
       if (ready) log.info({ broker: cfg.broker.url.masked }, `broker ready: ${scrub(reason)}`);
       else log.warn({ broker: cfg.broker.url.masked }, `broker not ready: ${scrub(reason)}`);
     },
+    onReconnect: (component) => core.self.reconnects.labels(component).inc(),
   };
   const transport = createTransport(cfg, hooks, log);
 
@@ -42,6 +52,8 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   const address = await server.listen();
   log.info({ address: address.address, port: address.port, metricsPath: cfg.http.metricsPath, version: VERSION }, 'listening');
   transport.start();
+  const pollers = new PollScheduler(createPollers(cfg, core, log), core.self, new RateLimitedLog(log));
+  pollers.start();
 
   const timer = setInterval(() => core.tick(Date.now()), 1000);
   timer.unref();
@@ -51,9 +63,17 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     core,
     async stop() {
       clearInterval(timer);
-      await Promise.all([server.close(), transport.stop()]);
+      await Promise.all([server.close(), transport.stop(), pollers.stop()]);
     },
   };
+}
+
+/** The background pollers for this broker; each issue's collectors are added here. */
+function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
+  void cfg;
+  void core;
+  void log;
+  return [];
 }
 
 function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): EventTransport {

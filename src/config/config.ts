@@ -8,6 +8,7 @@ import {
   parseChoice,
   parseInteger,
   parseKeyValues,
+  parseList,
   parseSeconds,
   transportOptionValue,
 } from './parse.js';
@@ -35,6 +36,7 @@ export interface Config {
     trackedTaskTtl: number;
     maxLabelLength: number;
   };
+  queues: { names: string[]; pollInterval: number; pollTimeout: number };
   log: { level: LogLevel; format: 'json' | 'pretty' };
 }
 
@@ -125,6 +127,11 @@ export function buildConfig(argv: Argv): Config {
       maxTrackedTasks: parseInteger('max-tracked-tasks', argv['max-tracked-tasks'], 1),
       trackedTaskTtl: parseSeconds('tracked-task-ttl', argv['tracked-task-ttl'], { allowZero: false }),
       maxLabelLength: parseInteger('max-label-length', argv['max-label-length'], 8, 10_000),
+    },
+    queues: {
+      names: parseList(listOption(argv, 'queues')),
+      pollInterval: parseSeconds('queue-poll-interval', argv['queue-poll-interval'], { allowZero: false }),
+      pollTimeout: parseSeconds('queue-poll-timeout', argv['queue-poll-timeout'], { allowZero: false }),
     },
     log: {
       level: parseChoice('log-level', argv['log-level'], ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),

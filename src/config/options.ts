@@ -91,6 +91,24 @@ export const daemonOptions = {
     describe: 'Longest label value taken from an event (task names, hostnames, queues, exceptions); longer ones are cut',
     group: 'Metrics:',
   },
+  queues: {
+    type: 'string',
+    array: true,
+    describe: 'Queues to report on even before they are seen (comma-separated or repeated); more are discovered from events and the broker',
+    group: 'Queues:',
+  },
+  'queue-poll-interval': {
+    type: 'number',
+    default: 15,
+    describe: 'Seconds between background polls of the broker (queue depths, broker health)',
+    group: 'Queues:',
+  },
+  'queue-poll-timeout': {
+    type: 'number',
+    default: 10,
+    describe: 'Seconds a poll may take before it is abandoned and counted as failed',
+    group: 'Queues:',
+  },
   'log-level': {
     type: 'string',
     default: 'info',

@@ -47,6 +47,9 @@ export class SelfMetrics {
   readonly lag: GaugeChild;
   readonly trackedTasks: Gauge;
   readonly evicted: Counter;
+  readonly pollDuration: Gauge;
+  readonly pollErrors: Counter;
+  readonly reconnects: Counter;
   private readonly eventChildren = new Map<string, CounterChild>();
   private readonly invalidChildren = new Map<string, CounterChild>();
 
@@ -116,6 +119,27 @@ export class SelfMetrics {
     );
     this.evicted.labels('capacity');
     this.evicted.labels('ttl');
+    this.pollDuration = reg.register(
+      new Gauge({
+        name: 'celery_exporter_poll_duration_seconds',
+        help: 'How long the last round of each background poller took.',
+        labelNames: ['poller'],
+      }),
+    );
+    this.pollErrors = reg.register(
+      new Counter({
+        name: 'celery_exporter_poll_errors_total',
+        help: 'Background poller rounds that failed or timed out.',
+        labelNames: ['poller'],
+      }),
+    );
+    this.reconnects = reg.register(
+      new Counter({
+        name: 'celery_exporter_reconnects_total',
+        help: 'Broker connections re-established after a loss, by component (events, queues, control, …).',
+        labelNames: ['component'],
+      }),
+    );
   }
 
   event(type: EventType): CounterChild {

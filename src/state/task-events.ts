@@ -16,6 +16,11 @@ export type TaskEventType =
   | 'task-retried'
   | 'task-cancelled';
 
+export interface TaskEventHooks {
+  /** A queue named by a task-sent event (feeds queue discovery). */
+  onQueueSeen?(queue: string): void;
+}
+
 /**
  * Applies task events to the in-flight map and the task metrics.
  *
@@ -31,6 +36,7 @@ export class TaskEventHandler {
     private readonly tracker: TaskTracker,
     private readonly metrics: TaskMetrics,
     private readonly labels: LabelPolicy,
+    private readonly hooks: TaskEventHooks = {},
     reorderWindowMs = 1000,
   ) {
     this.reorder = new ReorderBuffer(reorderWindowMs);
@@ -113,9 +119,12 @@ export class TaskEventHandler {
     const name = this.labels.name(ev['name']);
     if (name !== undefined && r.name === undefined) r.name = name;
     const queue = this.labels.queue(ev['queue']) ?? this.labels.queue(ev['routing_key']);
-    if (queue !== undefined && (r.queue === undefined || r.queue !== queue)) {
-      r.queue = queue;
-      r.nq = undefined;
+    if (queue !== undefined) {
+      if (r.queue !== queue) {
+        r.queue = queue;
+        r.nq = undefined;
+      }
+      this.hooks.onQueueSeen?.(queue);
     }
     this.reorder.sawSent(r.name);
     r.sent = ts;

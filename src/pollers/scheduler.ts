@@ -1,0 +1,79 @@
+import { scrub } from '../config/secrets.js';
+import type { RateLimitedLog } from '../log.js';
+import type { SelfMetrics } from '../metrics/self-metrics.js';
+import type { PollerSchedule } from './poller.js';
+
+/** Runs each poller on its own interval, never two rounds of one poller at once. */
+export class PollScheduler {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private readonly controllers = new Set<AbortController>();
+  private stopped = false;
+
+  constructor(
+    private readonly schedules: PollerSchedule[],
+    private readonly self: SelfMetrics,
+    private readonly log: RateLimitedLog,
+  ) {}
+
+  start(): void {
+    for (const s of this.schedules) {
+      let busy = false;
+      const run = () => {
+        if (busy || this.stopped) return;
+        busy = true;
+        const p = this.runOnce(s).finally(() => {
+          busy = false;
+          this.running.delete(p);
+        });
+        this.running.add(p);
+      };
+      // First round at once, so metrics exist soon after start.
+      setImmediate(run);
+      const t = setInterval(run, s.intervalMs);
+      t.unref();
+      this.timers.push(t);
+    }
+  }
+
+  /** One round of one poller, with its timeout and bookkeeping (also used by tests). */
+  async runOnce(s: PollerSchedule): Promise<void> {
+    const ac = new AbortController();
+    this.controllers.add(ac);
+    const timer = setTimeout(() => ac.abort(new Error(`timed out after ${s.timeoutMs} ms`)), s.timeoutMs);
+    const started = performance.now();
+    try {
+      await Promise.race([
+        s.poller.poll(ac.signal),
+        new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true })),
+      ]);
+      this.self.pollDuration.labels(s.poller.name).set((performance.now() - started) / 1000);
+    } catch (err) {
+      this.self.pollDuration.labels(s.poller.name).set((performance.now() - started) / 1000);
+      this.self.pollErrors.labels(s.poller.name).inc();
+      if (!this.stopped) {
+        this.log.warn(`poll:${s.poller.name}`, { poller: s.poller.name, err: scrub(errorText(err)) }, 'poll failed; its series are withheld until it succeeds');
+      }
+      try {
+        s.poller.onFailure?.(err);
+      } catch {
+        // a failing cleanup must not break the scheduler
+      }
+    } finally {
+      clearTimeout(timer);
+      this.controllers.delete(ac);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const ac of this.controllers) ac.abort(new Error('stopping'));
+    await Promise.allSettled([...this.running]);
+    await Promise.allSettled(this.schedules.map((s) => s.poller.close?.()));
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
