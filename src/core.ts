@@ -1,6 +1,7 @@
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import { RateLimitedLog } from './log.js';
+import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { QueueMetrics } from './metrics/queue-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
@@ -31,6 +32,7 @@ export class Core {
   readonly taskMetrics: TaskMetrics;
   readonly workerMetrics: WorkerMetrics;
   readonly queueMetrics: QueueMetrics;
+  readonly brokerMetrics: BrokerMetrics;
   readonly queues: QueueRegistry;
   readonly tracker: TaskTracker;
   readonly workers: WorkerState;
@@ -54,6 +56,7 @@ export class Core {
     });
     this.workerMetrics = new WorkerMetrics(this.registry);
     this.queueMetrics = new QueueMetrics(this.registry);
+    this.brokerMetrics = new BrokerMetrics(this.registry);
     this.queues = new QueueRegistry(cfg.queues ?? []);
     const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
     const evictions = { capacity: this.self.evicted.labels('capacity'), ttl: this.self.evicted.labels('ttl') };

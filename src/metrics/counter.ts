@@ -11,6 +11,11 @@ export class CounterChild implements Child {
   inc(by = 1): void {
     this.value += by;
   }
+
+  /** Mirrors a counter kept elsewhere (a broker's own statistics); only for that use. */
+  set(v: number): void {
+    this.value = v;
+  }
 }
 
 export class Counter extends Family<CounterChild> {
