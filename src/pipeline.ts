@@ -1,5 +1,5 @@
 import { decodeAmqpBody, parseBody, type RawEvent } from './decoder/body.js';
-import { decodeEnvelope } from './decoder/envelope.js';
+import { decodeEnvelope, decodeEnvelopeBuffer } from './decoder/envelope.js';
 import { Invalid } from './decoder/invalid.js';
 import type { CounterChild } from './metrics/counter.js';
 import type { SelfMetrics } from './metrics/self-metrics.js';
@@ -50,6 +50,17 @@ export class EventPipeline {
   onRedisMessage(raw: string): void {
     try {
       const body = decodeEnvelope(raw);
+      if (body instanceof Invalid) return this.self.countInvalid(body.reason);
+      this.onBodyText(body);
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  /** A message from the Redis transport as a view of the socket buffer (no copy on the fast path). */
+  onRedisMessageBuffer(buf: Buffer, start: number, end: number): void {
+    try {
+      const body = decodeEnvelopeBuffer(buf, start, end);
       if (body instanceof Invalid) return this.self.countInvalid(body.reason);
       this.onBodyText(body);
     } catch (err) {

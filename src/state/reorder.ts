@@ -17,8 +17,12 @@ const MAX_HELD = 10_000;
  * Holds a task's worker-side events for up to a window when its task-sent is expected but has
  * not arrived yet. Only tasks that arrive out of order pay for it.
  */
+/** Task-sent events seen within this long make nameless events of unknown tasks wait. */
+const SENT_RECENT_MS = 5 * 60_000;
+
 export class ReorderBuffer {
   private readonly sentNames = new Set<string>();
+  private lastSentAt = -Infinity;
   private readonly held = new Map<string, { since: number; events: HeldEvent[] }>();
 
   constructor(private readonly windowMs: number) {}
@@ -27,12 +31,16 @@ export class ReorderBuffer {
     return this.held.size;
   }
 
-  sawSent(name: string | undefined): void {
+  sawSent(name: string | undefined, nowMs: number): void {
+    this.lastSentAt = nowMs;
     if (name !== undefined && this.sentNames.size < MAX_NAMES) this.sentNames.add(name);
   }
 
-  expectsSent(name: unknown): boolean {
-    return this.windowMs > 0 && typeof name === 'string' && this.sentNames.has(name);
+  /** Events that name the task wait only if that name comes with task-sent; others if any task-sent was seen lately. */
+  expectsSent(name: unknown, nowMs: number): boolean {
+    if (this.windowMs <= 0) return false;
+    if (typeof name === 'string') return this.sentNames.has(name);
+    return nowMs - this.lastSentAt < SENT_RECENT_MS;
   }
 
   holds(uuid: string): boolean {

@@ -55,9 +55,11 @@ export class TaskEventHandler {
     }
     if (this.reorder.holds(uuid)) return this.reorder.hold(uuid, { type, ev, ts, nowMs });
     // A worker can report a task before the producer's task-sent event reaches us (two
-    // connections, no ordering between them). When this task's name is known to come with
-    // task-sent events, hold its events briefly so they get the queue label task-sent carries.
-    if (type === 'task-received' && this.tracker.get(uuid) === undefined && this.reorder.expectsSent(ev['name'])) {
+    // connections, no ordering between them): a revoke of a task that was never received comes
+    // straight after the message is fetched. When task-sent events are expected (for this name,
+    // or — for events that carry no name — from the producers seen lately), hold the task's
+    // events briefly so they get the name and queue task-sent carries.
+    if (this.tracker.get(uuid) === undefined && this.reorder.expectsSent(ev['name'], nowMs)) {
       return this.reorder.hold(uuid, { type, ev, ts, nowMs });
     }
     this.apply(type, ev, uuid, ts, nowMs);
@@ -126,7 +128,7 @@ export class TaskEventHandler {
       }
       this.hooks.onQueueSeen?.(queue);
     }
-    this.reorder.sawSent(r.name);
+    this.reorder.sawSent(r.name, nowMs);
     r.sent = ts;
     r.eta = parseEta(ev['eta']);
     if (Number.isNaN(r.firstSent)) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBody } from '../../src/decoder/body.js';
-import { decodeEnvelope } from '../../src/decoder/envelope.js';
+import { decodeEnvelope, decodeEnvelopeBuffer } from '../../src/decoder/envelope.js';
 import { exceptionClass } from '../../src/decoder/exception.js';
 import { Invalid } from '../../src/decoder/invalid.js';
 import { parseJsonTolerant } from '../../src/decoder/json.js';
@@ -34,6 +34,14 @@ describe('kombu envelope', () => {
       const env = JSON.parse(m.data) as Record<string, unknown>;
       const reordered = JSON.stringify({ properties: env['properties'], ...env });
       expect(decodeEnvelope(reordered)).toEqual(fast);
+    }
+  });
+
+  it('decodes from a socket buffer view exactly as from a string', () => {
+    for (const m of messages) {
+      const framed = Buffer.concat([Buffer.from('junk-before'), Buffer.from(m.data), Buffer.from('"junk-after"}}')]);
+      const start = 'junk-before'.length;
+      expect(decodeEnvelopeBuffer(framed, start, start + Buffer.byteLength(m.data))).toEqual(decodeEnvelope(m.data));
     }
   });
 

@@ -102,6 +102,21 @@ describe('task events', () => {
     expect(value(s, 'celery_task_queue_wait_seconds_count', { name: 'app.add', queue_name: 'default' })).toBe(1);
   });
 
+  it('holds a revoke that overtakes its task-sent (revoked before received)', () => {
+    const t = makeCore();
+    t.feed(sent('a'));
+    t.feed(ev('task-revoked', 'r', T0 + 1, { terminated: false, expired: false }));
+    t.feed(sent('r', { queue: 'other' }));
+    expect(value(t.samples(), 'celery_task_revoked_total', { name: 'app.add', queue_name: 'other' })).toBe(1);
+    expect(t.core.tracker.size).toBe(1); // only 'a' is still in flight
+  });
+
+  it('does not hold events when no producer sends task-sent', () => {
+    const t = makeCore();
+    t.feed(ev('task-revoked', 'r', T0));
+    expect(value(t.samples(), 'celery_task_revoked_total', { name: 'unknown' })).toBe(1);
+  });
+
   it('releases held events after the window when task-sent never comes', () => {
     const t = makeCore();
     t.feed(sent('a'));

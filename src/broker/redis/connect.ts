@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import type { RedisOptions } from 'ioredis';
 import type { BrokerConfig } from '../../config/config.js';
 
@@ -44,16 +45,20 @@ export function redisOptions(cfg: BrokerConfig, connectionName: string): RedisOp
     opts.host = u.host;
     opts.port = u.port;
   }
-  if (u.tls) {
-    const q = u.query;
-    const reqs = q['ssl_cert_reqs'] ?? q['ssl_cert_reqs'.toUpperCase()];
-    opts.tls = {
-      rejectUnauthorized: reqs === undefined ? true : !/^(CERT_NONE|none)$/i.test(reqs),
-      ca: q['ssl_ca_certs'] ? readFileSync(q['ssl_ca_certs']) : undefined,
-      cert: q['ssl_certfile'] ? readFileSync(q['ssl_certfile']) : undefined,
-      key: q['ssl_keyfile'] ? readFileSync(q['ssl_keyfile']) : undefined,
-      servername: u.host,
-    };
-  }
+  if (u.tls) opts.tls = tlsOptions(cfg);
   return opts;
+}
+
+/** TLS settings from a rediss:// URL's kombu/redis-py query options. */
+export function tlsOptions(cfg: BrokerConfig): ConnectionOptions {
+  const u = cfg.url;
+  const q = u.query;
+  const reqs = q['ssl_cert_reqs'];
+  return {
+    rejectUnauthorized: reqs === undefined ? true : !/^(CERT_NONE|none)$/i.test(reqs),
+    ca: q['ssl_ca_certs'] ? readFileSync(q['ssl_ca_certs']) : undefined,
+    cert: q['ssl_certfile'] ? readFileSync(q['ssl_certfile']) : undefined,
+    key: q['ssl_keyfile'] ? readFileSync(q['ssl_keyfile']) : undefined,
+    servername: u.host,
+  };
 }

@@ -1,22 +1,37 @@
-import { Redis } from 'ioredis';
+import type { Socket } from 'node:net';
 import type { BrokerConfig } from '../../config/config.js';
 import type { Logger } from '../../log.js';
 import { backoffDelay } from '../../util/backoff.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
-import { fanoutPrefix, keyPrefix, redisOptions } from './connect.js';
+import { fanoutPrefix, keyPrefix } from './connect.js';
+import { encodeCommand, RespError, RespReader, type Reply } from './resp.js';
+import { openRedisSocket } from './socket.js';
+
+/** A subscriber that has been silent this long (no message, no pong) is treated as dead. */
+const HEALTH_INTERVAL_MS = 30_000;
+/** Attempts reset after a connection stayed up this long. */
+const STABLE_MS = 30_000;
 
 /**
  * Celery events over Redis: kombu publishes each event with PUBLISH on
  * `{global_keyprefix}/{db}.celeryev/<routing key>` (protocol.md §2.2), so we PSUBSCRIBE to
- * that pattern — plus the bare channel that kombu 3.x producers (fanout_patterns=False) use.
+ * that pattern — plus the bare channel kombu 3.x producers (fanout_patterns=False) use.
+ *
+ * This one connection speaks RESP on a raw socket instead of going through ioredis: every
+ * message is handed to the decoder as a view of the socket buffer, which halves the cost of a
+ * message (ioredis turns the pattern, channel and payload into strings and emits twice).
+ * Everything else (pollers, remote control) uses ioredis.
  */
 export class RedisEventSubscriber implements EventTransport {
   readonly kind = 'redis' as const;
-  private client: Redis | undefined;
+  readonly patterns: string[];
+  private sock: Socket | undefined;
   private isReady = false;
+  private reported: boolean | undefined;
   private everReady = false;
   private stopping = false;
-  readonly patterns: string[];
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
 
   constructor(
     private readonly cfg: BrokerConfig,
@@ -32,50 +47,112 @@ export class RedisEventSubscriber implements EventTransport {
   }
 
   start(): void {
-    const client = new Redis({
-      ...redisOptions(this.cfg, 'celery-exporter:events'),
-      autoResubscribe: false,
-      retryStrategy: (times: number) => {
-        if (this.stopping) return null;
-        const delay = backoffDelay(times - 1);
-        this.log.debug({ attempt: times, delayMs: delay }, 'reconnecting to Redis');
-        return delay;
-      },
-    });
-    this.client = client;
-    const pipeline = this.hooks.pipeline;
-    client.on('pmessage', (_pattern: string, _channel: string, message: string) => pipeline.onRedisMessage(message));
-    client.on('ready', () => void this.subscribe(client));
-    client.on('error', (err: Error) => this.setReady(false, `redis error: ${err.message}`));
-    client.on('close', () => this.setReady(false, 'connection closed'));
-    client.connect().catch((err: Error) => this.setReady(false, `connect failed: ${err.message}`));
+    this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    const c = this.client;
-    this.client = undefined;
+    this.wake?.();
+    this.sock?.destroy();
     this.setReady(false, 'stopping');
-    if (c !== undefined) {
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopping) {
+      const started = Date.now();
       try {
-        await Promise.race([c.quit(), new Promise((r) => setTimeout(r, 1000))]);
-      } catch {
-        // already closed
+        await this.session();
+      } catch (err) {
+        this.setReady(false, (err as Error).message);
       }
-      c.disconnect();
+      if (this.stopping) break;
+      if (Date.now() - started > STABLE_MS) attempt = 0;
+      const delay = backoffDelay(attempt++);
+      this.log.debug({ attempt, delayMs: delay }, 'reconnecting the event subscriber');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
     }
   }
 
-  private async subscribe(client: Redis): Promise<void> {
-    try {
-      await client.psubscribe(...this.patterns);
-      if (this.everReady) this.hooks.onReconnect?.('events');
-      this.everReady = true;
-      this.setReady(true, `subscribed to ${this.patterns.join(' and ')}`);
-    } catch (err) {
-      this.setReady(false, `PSUBSCRIBE failed: ${(err as Error).message}`);
-      client.disconnect(true);
+  /** One connection: handshake, subscribe, consume until the socket closes. */
+  private async session(): Promise<void> {
+    const sock = await openRedisSocket(this.cfg);
+    this.sock = sock;
+    if (this.stopping) {
+      sock.destroy();
+      return;
     }
+    const pipeline = this.hooks.pipeline;
+    const expect: Array<(r: Reply) => void> = [];
+    let lastData = Date.now();
+    let failure: Error | undefined;
+    const fail = (err: Error) => {
+      failure ??= err;
+      sock.destroy();
+    };
+    const reader = new RespReader({
+      onMessage: (buf, start, end) => pipeline.onRedisMessageBuffer(buf, start, end),
+      onReply: (r) => {
+        const handler = expect.shift();
+        if (handler !== undefined) handler(r);
+        // A pong or a late subscribe confirmation needs no handling.
+      },
+    });
+    sock.on('data', (chunk: Buffer) => {
+      lastData = Date.now();
+      try {
+        reader.feed(chunk);
+      } catch (err) {
+        fail(err instanceof RespError ? err : new Error(`protocol error: ${(err as Error).message}`));
+      }
+    });
+    const closed = new Promise<void>((resolve) => {
+      sock.once('close', () => resolve());
+      sock.on('error', (err) => fail(err));
+    });
+
+    const u = this.cfg.url;
+    if (u.password !== undefined) {
+      sock.write(encodeCommand(u.username !== undefined ? ['AUTH', u.username, u.password] : ['AUTH', u.password]));
+      expect.push((r) => {
+        // Redis without a password rejects AUTH; kombu/ioredis carry on, so do we.
+        if (r instanceof Error && !/without any password configured|no password is set/i.test(r.message)) {
+          fail(new Error(`authentication failed: ${r.message}`));
+        }
+      });
+    }
+    sock.write(encodeCommand(['CLIENT', 'SETNAME', 'celery-exporter:events']));
+    expect.push(() => undefined);
+    sock.write(encodeCommand(['PSUBSCRIBE', ...this.patterns]));
+    let confirmed = 0;
+    for (let i = 0; i < this.patterns.length; i++) {
+      expect.push((r) => {
+        if (r instanceof Error) return fail(new Error(`PSUBSCRIBE failed: ${r.message}`));
+        if (++confirmed === this.patterns.length) {
+          if (this.everReady) this.hooks.onReconnect?.('events');
+          this.everReady = true;
+          this.setReady(true, `subscribed to ${this.patterns.join(' and ')}`);
+        }
+      });
+    }
+    const health = setInterval(() => {
+      if (Date.now() - lastData > 2 * HEALTH_INTERVAL_MS) return fail(new Error('no data or pong for 60 s; connection presumed dead'));
+      sock.write(encodeCommand(['PING']));
+    }, HEALTH_INTERVAL_MS);
+    try {
+      await closed;
+    } finally {
+      clearInterval(health);
+      this.sock = undefined;
+    }
+    if (!this.stopping) throw failure ?? new Error('connection closed by the server');
   }
 
   /** Reports only changes (and the first failure), so a retry loop logs one line, not one per attempt. */
@@ -85,7 +162,6 @@ export class RedisEventSubscriber implements EventTransport {
     this.isReady = ready;
     this.hooks.onReadyChange(ready, reason);
   }
-  private reported: boolean | undefined;
 }
 
 /** PSUBSCRIBE patterns are globs: a key prefix with *, ? or [ must not widen the subscription. */

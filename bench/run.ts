@@ -1,0 +1,201 @@
+/**
+ * npm run bench [-- --scenario steady-20k,burst-200k] [--broker redis|amqp]
+ *
+ * Runs the real daemon as its own process, feeds it from a separate generator process, and
+ * reports what the exporter's own /proc counters say: CPU per event, RSS, events counted vs
+ * published, scrape render time and event-loop stalls. Results go to bench/results/.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { metricSum, ROOT, startDaemon, type Proc } from './exporter-process.js';
+import { cpuSeconds, rssBytes } from './proc.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
+
+const args = process.argv.slice(2);
+const opt = (k: string, d: string) => {
+  const i = args.indexOf(`--${k}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
+};
+const REDIS = opt('redis', process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379').replace(/\/\d*$/, '');
+const AMQP = opt('amqp', process.env['AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672');
+const BROKER = opt('broker', 'redis') as 'redis' | 'amqp';
+const DB = 13;
+const CLI = join(ROOT, 'dist', 'cli.js');
+const FLOOR = join(ROOT, 'bench', 'dist', 'bench', 'floor.js');
+const GENERATOR = join(ROOT, 'bench', 'dist', 'bench', 'generator.js');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface Result {
+  scenario: string;
+  title: string;
+  broker: string;
+  publishedEvents: number;
+  countedEvents: number;
+  publishedTasks: number;
+  countedTasks: number;
+  generatorSeconds: number;
+  generatorRate: number;
+  cpuSeconds: number;
+  cpuUsPerEvent: number;
+  peakRssMB: number;
+  finalRssMB: number;
+  reconnects: number;
+  invalid: number;
+  render?: { lines: number; bytes: number; p50Ms: number; maxMs: number; loopLagMaxMs: number; scrapes: number };
+  rssSeries?: Array<[number, number]>;
+  skipped?: string;
+}
+
+const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
+
+async function scrape(p: Proc): Promise<{ text: string; ms: number }> {
+  const t = performance.now();
+  const res = await fetch(`${p.url}/metrics`);
+  const text = await res.text();
+  return { text, ms: performance.now() - t };
+}
+
+function supportsFlag(flag: string): boolean {
+  return execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).includes(flag);
+}
+
+async function runScenario(s: Scenario): Promise<Result> {
+  const base: Result = {
+    scenario: s.id, title: s.title, broker: BROKER, publishedEvents: 0, countedEvents: 0, publishedTasks: s.tasks, countedTasks: 0,
+    generatorSeconds: 0, generatorRate: 0, cpuSeconds: 0, cpuUsPerEvent: 0, peakRssMB: 0, finalRssMB: 0, reconnects: 0, invalid: 0,
+  };
+  if (s.requiresFlag !== undefined && !supportsFlag(s.requiresFlag)) return { ...base, skipped: `this version has no ${s.requiresFlag}` };
+  if (s.floor && BROKER !== 'redis') return { ...base, skipped: 'the floor subscriber is Redis-only' };
+  const brokerUrl = BROKER === 'redis' ? `${REDIS}/${DB}` : `${AMQP}/%2F`;
+  if (BROKER === 'redis') {
+    const r = new Redis(brokerUrl);
+    await r.flushdb();
+    r.disconnect();
+  }
+  const exporter = s.floor
+    ? await startDaemon(FLOOR, ['--broker-url', brokerUrl])
+    : await startDaemon(CLI, ['--broker-url', brokerUrl, '--log-level', 'warn', ...s.exporterArgs]);
+  const gen = spawn(
+    process.execPath,
+    [GENERATOR, '--broker', BROKER, '--url', BROKER === 'redis' ? REDIS : brokerUrl, '--db', String(DB), '--tasks', String(s.tasks), '--rate', String(s.rate), '--task-names', String(s.taskNames)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: gen.stdout! });
+  const next = () => new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    gen.once('exit', (c) => reject(new Error(`generator exited ${c}`)));
+  });
+  const ready = (await next()).split(' ');
+  base.publishedEvents = Number(ready[1]);
+  process.stdout.write(`  ${s.id}: ${base.publishedEvents} events in ${ready[3]} messages prepared\n`);
+
+  let peak = rssBytes(exporter.pid);
+  const rssSeries: Array<[number, number]> = [];
+  const t0 = performance.now();
+  const sampler = setInterval(() => {
+    const rss = rssBytes(exporter.pid);
+    peak = Math.max(peak, rss);
+    if (s.soak) rssSeries.push([Math.round((performance.now() - t0) / 1000), mb(rss)]);
+  }, s.soak ? 10_000 : 250);
+  const renders: number[] = [];
+  let lagMax = 0;
+  let linesCount = 0;
+  let bytes = 0;
+  const scraper = setInterval(() => {
+    void scrape(exporter).then(({ text, ms }) => {
+      renders.push(ms);
+      lagMax = Math.max(lagMax, metricSum(text, 'nodejs_eventloop_lag_max_seconds'));
+      linesCount = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+      bytes = text.length;
+    }, () => undefined);
+  }, s.render ? 1000 : 15_000);
+
+  const cpu0 = cpuSeconds(exporter.pid);
+  gen.stdin!.write('go\n');
+  const result = JSON.parse(await next()) as { seconds: number; rate: number };
+  base.generatorSeconds = result.seconds;
+  base.generatorRate = Math.round(result.rate);
+  // Drain: until the count stops moving (or reaches what was published).
+  let last = -1;
+  for (let i = 0; i < 120; i++) {
+    const { text } = await scrape(exporter);
+    const counted = metricSum(text, 'celery_exporter_events_total');
+    if (counted >= base.publishedEvents || counted === last) break;
+    last = counted;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  base.cpuSeconds = Math.round((cpuSeconds(exporter.pid) - cpu0) * 100) / 100;
+  clearInterval(sampler);
+  clearInterval(scraper);
+  const { text } = await scrape(exporter);
+  base.countedEvents = metricSum(text, 'celery_exporter_events_total');
+  base.countedTasks = metricSum(text, 'celery_task_succeeded_total') + metricSum(text, 'celery_task_failed_total');
+  if (s.floor) base.countedTasks = NaN;
+  base.reconnects = metricSum(text, 'celery_exporter_reconnects_total');
+  base.invalid = metricSum(text, 'celery_exporter_events_invalid_total');
+  base.cpuUsPerEvent = base.countedEvents > 0 ? Math.round((base.cpuSeconds / base.countedEvents) * 1e6 * 100) / 100 : 0;
+  base.peakRssMB = mb(Math.max(peak, rssBytes(exporter.pid)));
+  base.finalRssMB = mb(rssBytes(exporter.pid));
+  if (s.render) {
+    const sorted = [...renders].sort((a, b) => a - b);
+    base.render = {
+      lines: linesCount, bytes, scrapes: renders.length,
+      p50Ms: Math.round((sorted[Math.floor(sorted.length / 2)] ?? 0) * 10) / 10,
+      maxMs: Math.round((sorted[sorted.length - 1] ?? 0) * 10) / 10,
+      loopLagMaxMs: Math.round(lagMax * 1000 * 10) / 10,
+    };
+  }
+  if (s.soak) base.rssSeries = rssSeries;
+  await exporter.stop();
+  gen.kill();
+  return base;
+}
+
+function table(results: Result[]): string {
+  const rows = results.map((r) => {
+    if (r.skipped) return `| ${r.scenario} | ${r.broker} | skipped: ${r.skipped} ||||||||`;
+    const pct = (a: number, b: number) => (Number.isNaN(a) ? '–' : `${((a / b) * 100).toFixed(2)} %`);
+    const extra = r.render
+      ? `render p50 ${r.render.p50Ms} ms / max ${r.render.maxMs} ms for ${r.render.lines} series; event-loop stall max ${r.render.loopLagMaxMs} ms`
+      : r.rssSeries
+        ? `RSS over time (s→MB): ${r.rssSeries.filter((_, i) => i % 6 === 0).map(([t, m]) => `${t}→${m}`).join(', ')}`
+        : '';
+    return `| ${r.scenario} | ${r.broker} | ${r.generatorRate} | ${r.cpuUsPerEvent} | ${pct(r.countedEvents, r.publishedEvents)} | ${pct(r.countedTasks, r.publishedTasks)} | ${r.peakRssMB} | ${r.finalRssMB} | ${r.reconnects} | ${extra} |`;
+  });
+  return [
+    '| scenario | broker | events/s sent | CPU µs/event | events counted | tasks counted | peak RSS MB | final RSS MB | reconnects | notes |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const wanted = opt('scenario', SCENARIOS.map((s) => s.id).join(',')).split(',');
+  const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w));
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  if (!existsSync(CLI)) throw new Error('build first: npm run build');
+  const results: Result[] = [];
+  for (const s of SCENARIOS.filter((x) => wanted.includes(x.id))) {
+    process.stdout.write(`running ${s.id} (${s.title})\n`);
+    const r = await runScenario(s);
+    results.push(r);
+    process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+  }
+  const file = join(ROOT, 'bench', 'results', `v${VERSION}-${BROKER}`);
+  const previous: Result[] = existsSync(`${file}.json`) ? (JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { results: Result[] }).results : [];
+  const merged = [...previous.filter((p) => !results.some((r) => r.scenario === p.scenario)), ...results].sort(
+    (a, b) => SCENARIOS.findIndex((s) => s.id === a.scenario) - SCENARIOS.findIndex((s) => s.id === b.scenario),
+  );
+  const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, cpuModel: (await import('node:os')).cpus()[0]?.model };
+  writeFileSync(`${file}.json`, `${JSON.stringify({ version: VERSION, broker: BROKER, machine, date: new Date().toISOString(), results: merged }, null, 2)}\n`);
+  writeFileSync(`${file}.md`, `# Benchmark v${VERSION} (${BROKER})\n\n${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${new Date().toISOString().slice(0, 10)}\n\n${table(merged)}\n`);
+  process.stdout.write(`\n${table(results)}\n\nwritten ${file}.json and .md\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
