@@ -25,6 +25,8 @@ export class HostSeries {
   compatRuntime: HistogramChild | undefined;
   /** Local time (ms) this hostname was last seen on a task event; used by the purge. */
   lastSeen = 0;
+  /** Set when the purge dropped this hostname: holders must look the series up again. */
+  purged = false;
   constructor(
     readonly name: string,
     readonly hostname: string,
@@ -207,6 +209,8 @@ export class TaskMetrics {
   /** Drops the cached series of a hostname after the registry removed them. */
   forgetHost(hostname: string): void {
     for (const [name, byHost] of this.hostCache) {
+      const byQueue = byHost.get(hostname);
+      if (byQueue !== undefined) for (const s of byQueue.values()) s.purged = true;
       byHost.delete(hostname);
       if (byHost.size === 0) this.hostCache.delete(name);
     }

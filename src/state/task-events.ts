@@ -193,7 +193,15 @@ export class TaskEventHandler {
   }
 
   private series(r: TaskRecord, hostname: string, nowMs: number) {
-    const s = this.metrics.host(r.name ?? UNKNOWN, hostname, r.queue ?? UNKNOWN);
+    // A task's worker-side events share one series: reuse it while name, host and queue hold
+    // (the record's live flag covers a purge in between).
+    let s = r.hs;
+    const name = r.name ?? UNKNOWN;
+    const queue = r.queue ?? UNKNOWN;
+    if (s === undefined || s.hostname !== hostname || s.name !== name || s.queue !== queue || s.purged) {
+      s = this.metrics.host(name, hostname, queue);
+      r.hs = s;
+    }
     s.lastSeen = nowMs;
     return s;
   }

@@ -1,4 +1,4 @@
-import type { NameQueueSeries } from '../metrics/task-metrics.js';
+import type { HostSeries, NameQueueSeries } from '../metrics/task-metrics.js';
 
 /** What we remember about a task between its events. Timestamps are event times (Unix s), NaN when unknown. */
 export class TaskRecord {
@@ -17,6 +17,8 @@ export class TaskRecord {
   /** Local time (ms) the record was created; drives the TTL. */
   readonly createdAt: number;
   nq: NameQueueSeries | undefined = undefined;
+  /** The counter series of the last (name, hostname, queue) this task was counted under. */
+  hs: HostSeries | undefined = undefined;
   constructor(createdAt: number) {
     this.createdAt = createdAt;
   }
