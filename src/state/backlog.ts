@@ -32,15 +32,16 @@ export class BacklogSignals {
     const nowS = this.now() / 1000;
     const threshold = this.thresholdSeconds;
     const pending = new Map<string, number>();
-    const running = new Map<string, Running>();
+    const running = new Map<string, Map<string, Running>>();
     for (const r of this.tracker.values()) {
       const started = r.started;
       if (started === started) {
         const name = r.name ?? UNKNOWN;
         const queue = r.queue ?? UNKNOWN;
-        const key = `${name}\u0000${queue}`;
-        let a = running.get(key);
-        if (a === undefined) running.set(key, (a = { name, queue, oldestStarted: started, overThreshold: 0 }));
+        let byQueue = running.get(name);
+        if (byQueue === undefined) running.set(name, (byQueue = new Map()));
+        let a = byQueue.get(queue);
+        if (a === undefined) byQueue.set(queue, (a = { name, queue, oldestStarted: started, overThreshold: 0 }));
         else if (started < a.oldestStarted) a.oldestStarted = started;
         if (threshold > 0 && nowS - started > threshold) a.overThreshold++;
       } else if (r.sent === r.sent && r.received !== r.received && r.queue !== undefined) {
@@ -64,11 +65,13 @@ export class BacklogSignals {
 
     const age = this.metrics.oldestActiveAge;
     const over = this.metrics.runningOverThreshold;
-    for (const a of running.values()) {
-      age.labels(a.name, a.queue).set(Math.max(0, nowS - a.oldestStarted));
-      if (threshold > 0) over.labels(a.name, a.queue).set(a.overThreshold);
+    for (const byQueue of running.values()) {
+      for (const a of byQueue.values()) {
+        age.labels(a.name, a.queue).set(Math.max(0, nowS - a.oldestStarted));
+        if (threshold > 0) over.labels(a.name, a.queue).set(a.overThreshold);
+      }
     }
-    const isRunning = (v: readonly string[]) => running.has(`${v[0]}\u0000${v[1]}`);
+    const isRunning = (v: readonly string[]) => running.get(v[0]!)?.has(v[1]!) === true;
     removeOthers(age, isRunning);
     removeOthers(over, isRunning);
   }
