@@ -169,14 +169,21 @@ describe('Redis queues', () => {
     const target = new URL(url);
     const proxy = new TcpProxy(target.hostname, Number(target.port));
     const port = await proxy.start();
+    // A string key under a queue's name: that queue is unreadable, the others are not affected.
+    const WRONG = `wrongtype-${id}`;
+    const r = new Redis(url);
+    await r.set(WRONG, 'not a list');
+    r.disconnect();
     const viaProxy = await startExporter([
       '--broker-url', `redis://127.0.0.1:${port}/${DB}`,
       '--queue-poll-interval', '1',
       '--queue-poll-timeout', '1',
-      '--queues', PRIO,
+      '--queues', `${PRIO},${WRONG}`,
     ]);
     try {
-      await waitFor(() => scrape(viaProxy), (x) => one(x, 'celery_queue_length', { queue_name: PRIO }) === 55, { what: 'first poll' });
+      const first = await waitFor(() => scrape(viaProxy), (x) => one(x, 'celery_queue_length', { queue_name: PRIO }) === 55, { what: 'first poll' });
+      expect(select(first, 'celery_queue_length', { queue_name: WRONG })).toHaveLength(0);
+      expect(value(first, 'celery_exporter_poll_errors_total', { poller: 'redis_queues' })).toBe(0);
       proxy.pause();
       const failing = await waitFor(
         () => scrape(viaProxy),
