@@ -1,4 +1,5 @@
 import type { Config } from './config/config.js';
+import { DEFAULT_LONG_RUNNING_TASK_THRESHOLD } from './config/defaults.js';
 import type { Logger } from './log.js';
 import { RateLimitedLog } from './log.js';
 import { BacklogMetrics } from './metrics/backlog-metrics.js';
@@ -71,7 +72,8 @@ export class Core {
       onEvict: (reason) => evictions[reason].inc(),
     });
     this.self.trackedTasks.collect = () => this.self.trackedTasks.labels().set(this.tracker.size);
-    this.backlog = new BacklogSignals(this.tracker, this.queues, this.backlogMetrics, cfg.metrics.longRunningTaskThreshold, now);
+    const longRunning = cfg.metrics.longRunningTaskThreshold ?? DEFAULT_LONG_RUNNING_TASK_THRESHOLD;
+    this.backlog = new BacklogSignals(this.tracker, this.queues, this.backlogMetrics, longRunning, now);
     // One pass fills all three backlog families; the first of them to render triggers it.
     this.backlogMetrics.oldestPendingAge.collect = () => this.backlog.collect();
     this.workers = new WorkerState(

@@ -36,8 +36,8 @@ export interface Config {
     maxTrackedTasks: number;
     trackedTaskTtl: number;
     maxLabelLength: number;
-    /** Seconds after which a running task counts as long-running; 0 = off. */
-    longRunningTaskThreshold: number;
+    /** Seconds after which a running task counts as long-running; 0 = off (always set by buildConfig). */
+    longRunningTaskThreshold?: number;
   };
   queues: { names: string[]; pollInterval: number; pollTimeout: number; discoveryInterval: number; forgetAfter: number };
   log: { level: LogLevel; format: 'json' | 'pretty' };

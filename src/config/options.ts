@@ -1,5 +1,10 @@
 import type { Options } from 'yargs';
-import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from './defaults.js';
+import {
+  DEFAULT_LATENCY_BUCKETS,
+  DEFAULT_LONG_RUNNING_TASK_THRESHOLD,
+  DEFAULT_QUEUE_WAIT_BUCKETS,
+  DEFAULT_RUNTIME_BUCKETS,
+} from './defaults.js';
 
 /**
  * Every flag, once. Each has the environment twin CELERY_EXPORTER_<FLAG> (upper snake case) and
@@ -123,7 +128,7 @@ export const daemonOptions = {
   },
   'long-running-task-threshold': {
     type: 'number',
-    default: 3600,
+    default: DEFAULT_LONG_RUNNING_TASK_THRESHOLD,
     describe: 'Seconds after which a started task counts in celery_tasks_running_longer_than_threshold (0 = no such series)',
     group: 'Metrics:',
   },
