@@ -1,6 +1,8 @@
 import type { Config } from './config/config.js';
+import { DEFAULT_LONG_RUNNING_TASK_THRESHOLD } from './config/defaults.js';
 import type { Logger } from './log.js';
 import { RateLimitedLog } from './log.js';
+import { BacklogMetrics } from './metrics/backlog-metrics.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { QueueMetrics } from './metrics/queue-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
@@ -8,6 +10,7 @@ import { SelfMetrics } from './metrics/self-metrics.js';
 import { TaskMetrics } from './metrics/task-metrics.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { EventPipeline } from './pipeline.js';
+import { BacklogSignals } from './state/backlog.js';
 import { LabelPolicy } from './state/labels.js';
 import { QueueRegistry } from './state/queue-registry.js';
 import { TaskEventHandler } from './state/task-events.js';
@@ -33,6 +36,8 @@ export class Core {
   readonly workerMetrics: WorkerMetrics;
   readonly queueMetrics: QueueMetrics;
   readonly brokerMetrics: BrokerMetrics;
+  readonly backlogMetrics: BacklogMetrics;
+  readonly backlog: BacklogSignals;
   readonly queues: QueueRegistry;
   readonly tracker: TaskTracker;
   readonly workers: WorkerState;
@@ -57,6 +62,7 @@ export class Core {
     this.workerMetrics = new WorkerMetrics(this.registry);
     this.queueMetrics = new QueueMetrics(this.registry);
     this.brokerMetrics = new BrokerMetrics(this.registry);
+    this.backlogMetrics = new BacklogMetrics(this.registry);
     this.queues = new QueueRegistry(cfg.queues ?? []);
     const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
     const evictions = { capacity: this.self.evicted.labels('capacity'), ttl: this.self.evicted.labels('ttl') };
@@ -66,6 +72,10 @@ export class Core {
       onEvict: (reason) => evictions[reason].inc(),
     });
     this.self.trackedTasks.collect = () => this.self.trackedTasks.labels().set(this.tracker.size);
+    const longRunning = cfg.metrics.longRunningTaskThreshold ?? DEFAULT_LONG_RUNNING_TASK_THRESHOLD;
+    this.backlog = new BacklogSignals(this.tracker, this.queues, this.backlogMetrics, longRunning, now);
+    // One pass fills all three backlog families; the first of them to render triggers it.
+    this.backlogMetrics.oldestPendingAge.collect = () => this.backlog.collect();
     this.workers = new WorkerState(
       this.workerMetrics,
       labels,
@@ -73,7 +83,10 @@ export class Core {
       {
         purgeHostname: (h) => this.purgeHostname(h),
         onWorkerUp: (hostname) => log.info({ hostname }, 'worker online'),
-        onWorkerDown: (hostname, reason) => log.info({ hostname, reason }, 'worker down'),
+        onWorkerDown: (hostname, reason) => {
+          const stopped = this.backlog.workerDown(hostname);
+          log.info({ hostname, reason, runningTasksDropped: stopped }, 'worker down');
+        },
       },
     );
     this.tasks = new TaskEventHandler(this.tracker, this.taskMetrics, labels, {

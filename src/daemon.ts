@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { RedisEventSubscriber } from './broker/redis/event-subscriber.js';
+import { RedisQueuePoller } from './broker/redis/queue-poller.js';
 import type { EventTransport, TransportHooks } from './broker/transport.js';
 import type { Config } from './config/config.js';
 import { scrub } from './config/secrets.js';
@@ -70,10 +71,24 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
 
 /** The background pollers for this broker; each issue's collectors are added here. */
 function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
-  void cfg;
-  void core;
-  void log;
-  return [];
+  const schedules: PollerSchedule[] = [];
+  const every = { intervalMs: cfg.queues.pollInterval * 1000, timeoutMs: cfg.queues.pollTimeout * 1000 };
+  if (cfg.broker.url.transport === 'redis') {
+    core.self.reconnects.labels('queues');
+    const poller = new RedisQueuePoller(
+      cfg.broker,
+      {
+        queues: core.queues,
+        queueMetrics: core.queueMetrics,
+        brokerMetrics: core.brokerMetrics,
+        onReconnect: () => core.self.reconnects.labels('queues').inc(),
+      },
+      { discoveryIntervalMs: cfg.queues.discoveryInterval * 1000, forgetAfterMs: cfg.queues.forgetAfter * 1000 },
+      log,
+    );
+    schedules.push({ poller, ...every });
+  }
+  return schedules;
 }
 
 function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): EventTransport {

@@ -9,6 +9,7 @@ import {
   parseInteger,
   parseKeyValues,
   parseList,
+  parsePrioritySteps,
   parseSeconds,
   transportOptionValue,
 } from './parse.js';
@@ -35,8 +36,10 @@ export interface Config {
     maxTrackedTasks: number;
     trackedTaskTtl: number;
     maxLabelLength: number;
+    /** Seconds after which a running task counts as long-running; 0 = off (always set by buildConfig). */
+    longRunningTaskThreshold?: number;
   };
-  queues: { names: string[]; pollInterval: number; pollTimeout: number };
+  queues: { names: string[]; pollInterval: number; pollTimeout: number; discoveryInterval: number; forgetAfter: number };
   log: { level: LogLevel; format: 'json' | 'pretty' };
 }
 
@@ -95,6 +98,9 @@ export function buildBrokerConfig(argv: Argv): BrokerConfig {
   }
   const sep = transportOptions['sep'];
   if (sep !== undefined && typeof sep !== 'string') transportOptions['sep'] = String(sep);
+  if (transportOptions['priority_steps'] !== undefined) {
+    transportOptions['priority_steps'] = parsePrioritySteps('broker-transport-option', transportOptions['priority_steps']);
+  }
   return { url, transportOptions };
 }
 
@@ -127,11 +133,14 @@ export function buildConfig(argv: Argv): Config {
       maxTrackedTasks: parseInteger('max-tracked-tasks', argv['max-tracked-tasks'], 1),
       trackedTaskTtl: parseSeconds('tracked-task-ttl', argv['tracked-task-ttl'], { allowZero: false }),
       maxLabelLength: parseInteger('max-label-length', argv['max-label-length'], 8, 10_000),
+      longRunningTaskThreshold: parseSeconds('long-running-task-threshold', argv['long-running-task-threshold']),
     },
     queues: {
       names: parseList(listOption(argv, 'queues')),
       pollInterval: parseSeconds('queue-poll-interval', argv['queue-poll-interval'], { allowZero: false }),
       pollTimeout: parseSeconds('queue-poll-timeout', argv['queue-poll-timeout'], { allowZero: false }),
+      discoveryInterval: parseSeconds('queue-discovery-interval', argv['queue-discovery-interval']),
+      forgetAfter: parseSeconds('queue-forget-after', argv['queue-forget-after']),
     },
     log: {
       level: parseChoice('log-level', argv['log-level'], ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),

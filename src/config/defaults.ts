@@ -9,3 +9,5 @@ export const DEFAULT_RUNTIME_BUCKETS = [
 export const DEFAULT_QUEUE_WAIT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 /** End-to-end: waits plus runtimes. */
 export const DEFAULT_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+/** A task running this long counts in celery_tasks_running_longer_than_threshold (Redis's default visibility_timeout). */
+export const DEFAULT_LONG_RUNNING_TASK_THRESHOLD = 3600;

@@ -1,5 +1,10 @@
 import type { Options } from 'yargs';
-import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from './defaults.js';
+import {
+  DEFAULT_LATENCY_BUCKETS,
+  DEFAULT_LONG_RUNNING_TASK_THRESHOLD,
+  DEFAULT_QUEUE_WAIT_BUCKETS,
+  DEFAULT_RUNTIME_BUCKETS,
+} from './defaults.js';
 
 /**
  * Every flag, once. Each has the environment twin CELERY_EXPORTER_<FLAG> (upper snake case) and
@@ -108,6 +113,24 @@ export const daemonOptions = {
     default: 10,
     describe: 'Seconds a poll may take before it is abandoned and counted as failed',
     group: 'Queues:',
+  },
+  'queue-discovery-interval': {
+    type: 'number',
+    default: 60,
+    describe: 'Seconds between scans for the queues the broker knows (Redis: SCAN of kombu bindings); 0 = only configured queues and queues seen in events',
+    group: 'Queues:',
+  },
+  'queue-forget-after': {
+    type: 'number',
+    default: 3600,
+    describe: 'Seconds a queue that disappeared from the broker and from events must stay empty before it stops being reported (0 = never)',
+    group: 'Queues:',
+  },
+  'long-running-task-threshold': {
+    type: 'number',
+    default: DEFAULT_LONG_RUNNING_TASK_THRESHOLD,
+    describe: 'Seconds after which a started task counts in celery_tasks_running_longer_than_threshold (0 = no such series)',
+    group: 'Metrics:',
   },
   'log-level': {
     type: 'string',

@@ -77,3 +77,21 @@ export function transportOptionValue(v: string): unknown {
     return v;
   }
 }
+
+/**
+ * kombu's `priority_steps` transport option: a JSON list (`[0,3,6,9]`) or a comma-separated
+ * string (`0,3,6,9`) of distinct non-negative integers, returned sorted as kombu keeps them.
+ */
+export function parsePrioritySteps(flag: string, value: unknown): number[] {
+  const list = Array.isArray(value) ? value : typeof value === 'number' ? [value] : String(value).split(',');
+  const out: number[] = [];
+  for (const v of list) {
+    const n = typeof v === 'number' ? v : Number(String(v).trim());
+    if (!Number.isInteger(n) || n < 0 || String(v).trim() === '') {
+      throw new ConfigError(flag, `priority_steps must be a list of non-negative integers, got ${JSON.stringify(value)}`);
+    }
+    if (!out.includes(n)) out.push(n);
+  }
+  if (out.length === 0) throw new ConfigError(flag, 'priority_steps must not be empty');
+  return out.sort((a, b) => a - b);
+}

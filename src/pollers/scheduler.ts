@@ -14,7 +14,10 @@ export class PollScheduler {
     private readonly schedules: PollerSchedule[],
     private readonly self: SelfMetrics,
     private readonly log: RateLimitedLog,
-  ) {}
+  ) {
+    // Error counters exist at 0 from the start, so rate() and absent() alerts work before a failure.
+    for (const s of schedules) self.pollErrors.labels(s.poller.name);
+  }
 
   start(): void {
     for (const s of this.schedules) {

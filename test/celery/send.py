@@ -1,9 +1,12 @@
 """Sends a named workload and prints a JSON summary of what was sent.
 
-usage: send.py <workload> [args...]
+usage: send.py [--no-sent-event] <workload> [args...]
   standard <queueA> <queueB>   the foundation workload (see WORKLOADS below)
   add <queue> <n> [priority]   n × tests.add on a queue
+  priorities <queue> <c0,…,c9> c_i × tests.add with priority i, for i = 0…9
+  countdown <queue> <n> <s>    n × tests.add due in s seconds (ETA: workers hold them reserved)
   sleep <queue> <seconds>      one tests.sleep
+--no-sent-event: this producer sends no task-sent events.
 """
 import json
 import sys
@@ -36,8 +39,12 @@ def standard(qa, qb):
 
 
 def main():
-    workload = sys.argv[1]
-    args = sys.argv[2:]
+    argv = sys.argv[1:]
+    if argv and argv[0] == "--no-sent-event":
+        app.conf.task_send_sent_event = False
+        argv = argv[1:]
+    workload = argv[0]
+    args = argv[1:]
     if workload == "standard":
         out = standard(*args)
     elif workload == "add":
@@ -45,6 +52,15 @@ def main():
         priority = int(args[2]) if len(args) > 2 else None
         ids = [add.apply_async((i, i), queue=queue, priority=priority).id for i in range(n)]
         out = {"ids": ids}
+    elif workload == "priorities":
+        queue, counts = args[0], [int(c) for c in args[1].split(",")]
+        ids = []
+        for priority, n in enumerate(counts):
+            ids += [add.apply_async((i, i), queue=queue, priority=priority).id for i in range(n)]
+        out = {"ids": ids}
+    elif workload == "countdown":
+        queue, n, seconds = args[0], int(args[1]), float(args[2])
+        out = {"ids": [add.apply_async((i, i), queue=queue, countdown=seconds).id for i in range(n)]}
     elif workload == "sleep":
         out = {"id": sleep.apply_async((float(args[1]),), queue=args[0]).id}
     else:

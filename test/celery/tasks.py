@@ -1,7 +1,8 @@
 """Celery app used by the integration tests and the fixture capture.
 
 Configured from the environment so each test can use its own broker DB / vhost and queues:
-BROKER_URL, BROKER_TRANSPORT_OPTIONS (JSON), DEFAULT_QUEUE.
+BROKER_URL, BROKER_TRANSPORT_OPTIONS (JSON), DEFAULT_QUEUE, TASK_ACKS_LATE=1 (tasks stay reserved
+until they finish).
 """
 import json
 import os
@@ -20,6 +21,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     result_backend=None,
     task_ignore_result=True,
+    task_acks_late=os.environ.get("TASK_ACKS_LATE", "0") == "1",
 )
 
 

@@ -27,6 +27,7 @@ export function testConfig(over: Partial<CoreConfig['metrics']> = {}, workers: P
       maxTrackedTasks: 1000,
       trackedTaskTtl: 3600,
       maxLabelLength: 200,
+      longRunningTaskThreshold: 3600,
       ...over,
     },
   };
