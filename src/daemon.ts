@@ -6,6 +6,7 @@ import type { Config } from './config/config.js';
 import { scrub } from './config/secrets.js';
 import { Core } from './core.js';
 import { HttpServer } from './http/server.js';
+import { WebConfigFile } from './http/web-config.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import type { PollerSchedule } from './pollers/poller.js';
 import { PollScheduler } from './pollers/scheduler.js';
@@ -41,8 +42,12 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   };
   const transport = createTransport(cfg, hooks, log);
 
+  const webConfig =
+    cfg.http.webConfigFile === undefined
+      ? undefined
+      : new WebConfigFile(cfg.http.webConfigFile, (err) => log.error({ file: cfg.http.webConfigFile, err: err.message }, 'web config file is invalid; keeping the previous settings'));
   const server = new HttpServer(
-    cfg.http,
+    { ...cfg.http, webConfig },
     {
       metrics: () => core.registry.render(),
       notReadyReason: () => (transport.ready ? undefined : 'broker not connected or not subscribed'),
@@ -51,7 +56,10 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     log,
   );
   const address = await server.listen();
-  log.info({ address: address.address, port: address.port, metricsPath: cfg.http.metricsPath, version: VERSION }, 'listening');
+  log.info(
+    { address: address.address, port: address.port, metricsPath: cfg.http.urlPrefix + cfg.http.metricsPath, tls: server.tlsEnabled, version: VERSION },
+    'listening',
+  );
   transport.start();
   const pollers = new PollScheduler(createPollers(cfg, core, log), core.self, new RateLimitedLog(log));
   pollers.start();

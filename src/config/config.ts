@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { parseWebConfig } from '../http/web-config.js';
 import { parseBrokerUrl, type BrokerUrl } from './broker-url.js';
 import { DEFAULT_BROKER_URL, ENV_PREFIX } from './defaults.js';
 import { ConfigError } from './errors.js';
@@ -25,7 +26,7 @@ export interface BrokerConfig {
 /** Everything the daemon needs, validated; built once from flags, env and file, then read-only. */
 export interface Config {
   broker: BrokerConfig;
-  http: { host: string; port: number; metricsPath: string };
+  http: { host: string; port: number; metricsPath: string; urlPrefix: string; webConfigFile: string | undefined };
   workers: { timeout: number | undefined; purgeAfter: number; stripHostnamePrefix: boolean };
   metrics: {
     runtimeBuckets: number[];
@@ -112,12 +113,32 @@ export function buildConfig(argv: Argv): Config {
   }
   const metricsPath = String(argv['metrics-path'] ?? '/metrics');
   if (!metricsPath.startsWith('/')) throw new ConfigError('metrics-path', `must start with "/", got "${metricsPath}"`);
+  const urlPrefix = String(argv['url-prefix'] ?? '').replace(/\/+$/, '');
+  if (urlPrefix !== '' && (!urlPrefix.startsWith('/') || /[?#\s]/.test(urlPrefix))) {
+    throw new ConfigError('url-prefix', `must be a path starting with "/", got "${urlPrefix}"`);
+  }
+  const webConfigFile = typeof argv['web-config-file'] === 'string' && argv['web-config-file'] !== '' ? argv['web-config-file'] : undefined;
+  if (webConfigFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(webConfigFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError('web-config-file', `cannot read "${webConfigFile}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    try {
+      parseWebConfig(text, webConfigFile);
+    } catch (err) {
+      throw new ConfigError('web-config-file', `${webConfigFile}: ${(err as Error).message}`);
+    }
+  }
   return {
     broker: buildBrokerConfig(argv),
     http: {
       host: String(argv['host'] ?? '0.0.0.0'),
       port: parseInteger('port', argv['port'], 0, 65535),
       metricsPath,
+      urlPrefix,
+      webConfigFile,
     },
     workers: {
       timeout: workerTimeout === undefined || workerTimeout === null ? undefined : parseSeconds('worker-timeout', workerTimeout),

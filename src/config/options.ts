@@ -31,6 +31,17 @@ export const daemonOptions = {
   port: { type: 'number', default: 8888, describe: 'HTTP port for /metrics', group: 'HTTP:' },
   host: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'HTTP:' },
   'metrics-path': { type: 'string', default: '/metrics', describe: 'Path of the metrics endpoint', group: 'HTTP:' },
+  'url-prefix': {
+    type: 'string',
+    default: '',
+    describe: 'Serve every route under this path (e.g. /monitoring), for a reverse proxy',
+    group: 'HTTP:',
+  },
+  'web-config-file': {
+    type: 'string',
+    describe: 'Prometheus exporter-toolkit web config (TLS, basic auth, headers, rate limit); re-read when it changes',
+    group: 'HTTP:',
+  },
   'worker-timeout': {
     type: 'number',
     describe: 'Seconds without a heartbeat before a worker counts as down (default: 2 × the worker’s heartbeat freq, as Celery does; 0 = never)',

@@ -1,14 +1,22 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { scrub } from '../config/secrets.js';
 import type { Logger } from '../log.js';
 import { TEXT_CONTENT_TYPE } from '../metrics/registry.js';
+import { BasicAuth, RateLimiter } from './auth.js';
 import { landingPage, type LandingInfo } from './landing.js';
+import { clientCertProblem, tlsServerOptions } from './tls.js';
+import type { WebConfig, WebConfigFile } from './web-config.js';
 
 export interface HttpOptions {
   host: string;
   port: number;
   metricsPath: string;
+  /** Every route is served under this path ("" = at the root), for a reverse proxy. */
+  urlPrefix?: string;
+  webConfig?: WebConfigFile;
 }
 
 export interface HttpHandlers {
@@ -18,23 +26,60 @@ export interface HttpHandlers {
   landing: Omit<LandingInfo, 'metricsPath' | 'prefix'>;
 }
 
-/** The exporter's HTTP endpoints: /, the metrics path, /healthz and /readyz. */
+const TEXT = 'text/plain; charset=utf-8';
+const NO_WEB_CONFIG: WebConfig = { tls: undefined, headers: {}, users: new Map(), rateLimit: undefined };
+
+/**
+ * The exporter's HTTP endpoints: /, the metrics path, /healthz and /readyz, optionally under a
+ * URL prefix, with TLS, basic auth, headers and a rate limit from an exporter-toolkit web
+ * config file. /healthz and /readyz stay open (Kubernetes probes send no credentials) and say
+ * nothing beyond ok / ready / a masked reason.
+ */
 export class HttpServer {
   private readonly server: Server;
+  private readonly auth = new BasicAuth();
+  private limiter: { version: number; limiter: RateLimiter } | undefined;
+  private readonly prefix: string;
+  private tlsVersion = 0;
+  private readonly tlsTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: HttpOptions,
     private readonly handlers: HttpHandlers,
     private readonly log: Logger,
   ) {
-    this.server = createServer((req, res) => {
+    this.prefix = (opts.urlPrefix ?? '').replace(/\/+$/, '');
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.route(req, res).catch((err: unknown) => {
         this.log.error({ err: scrub(String(err)) }, 'HTTP handler failed');
-        if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+        if (!res.headersSent) send(res, 500, TEXT, 'internal error\n');
         else res.destroy();
       });
-    });
+    };
+    const tls = opts.webConfig?.get().tls;
+    if (tls !== undefined) {
+      const https = createHttpsServer(tlsServerOptions(tls), handler);
+      this.server = https;
+      this.tlsVersion = opts.webConfig!.version;
+      // Certificates rotate without a restart: new connections get the re-read files.
+      this.tlsTimer = setInterval(() => {
+        const wc = opts.webConfig!;
+        const t = wc.get().tls;
+        if (t !== undefined && wc.version !== this.tlsVersion) {
+          this.tlsVersion = wc.version;
+          https.setSecureContext(tlsServerOptions(t));
+          this.log.info('TLS certificates reloaded from the web config');
+        }
+      }, 5000);
+      this.tlsTimer.unref();
+    } else {
+      this.server = createHttpServer(handler);
+    }
     this.server.keepAliveTimeout = 65_000;
+  }
+
+  get tlsEnabled(): boolean {
+    return this.tlsTimer !== undefined;
   }
 
   listen(): Promise<AddressInfo> {
@@ -48,6 +93,7 @@ export class HttpServer {
   }
 
   async close(): Promise<void> {
+    if (this.tlsTimer !== undefined) clearInterval(this.tlsTimer);
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -59,34 +105,42 @@ export class HttpServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!;
+    const wc = this.opts.webConfig?.get() ?? NO_WEB_CONFIG;
+    for (const [k, v] of Object.entries(wc.headers)) res.setHeader(k, v);
+    const full = (req.url ?? '/').split('?')[0]!;
+    if (this.prefix !== '' && full !== this.prefix && !full.startsWith(`${this.prefix}/`)) return send(res, 404, TEXT, 'not found\n');
+    const path = full.slice(this.prefix.length) || '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      return send(res, 405, TEXT, 'method not allowed\n');
+    }
+    if (wc.tls !== undefined) {
+      const problem = clientCertProblem(req.socket as TLSSocket, wc.tls);
+      if (problem !== undefined) return send(res, 403, TEXT, `forbidden: ${problem}\n`);
+    }
+    if (path === '/healthz') return send(res, 200, TEXT, 'ok\n');
+    if (path === '/readyz') {
+      const reason = this.handlers.notReadyReason();
+      return reason === undefined ? send(res, 200, TEXT, 'ready\n') : send(res, 503, TEXT, `not ready: ${scrub(reason)}\n`);
+    }
+    if (wc.rateLimit !== undefined) {
+      const version = this.opts.webConfig?.version ?? 0;
+      if (this.limiter?.version !== version) this.limiter = { version, limiter: new RateLimiter(wc.rateLimit.intervalMs, wc.rateLimit.burst) };
+      if (!this.limiter.limiter.take()) return send(res, 429, TEXT, 'too many requests\n');
+    }
+    if (wc.users.size > 0 && !(await this.auth.check(req.headers.authorization, wc.users))) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="celery-prometheus-exporter", charset="UTF-8"');
+      return send(res, 401, TEXT, 'unauthorized\n');
     }
     if (path === this.opts.metricsPath) {
       const body = await this.handlers.metrics();
       return send(res, 200, TEXT_CONTENT_TYPE, body, req.method === 'HEAD');
     }
-    switch (path) {
-      case '/':
-        return send(
-          res,
-          200,
-          'text/html; charset=utf-8',
-          scrub(landingPage({ ...this.handlers.landing, metricsPath: this.opts.metricsPath, prefix: '' })),
-        );
-      case '/healthz':
-        return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
-      case '/readyz': {
-        const reason = this.handlers.notReadyReason();
-        return reason === undefined
-          ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n')
-          : send(res, 503, 'text/plain; charset=utf-8', `not ready: ${scrub(reason)}\n`);
-      }
-      default:
-        return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    if (path === '/') {
+      const page = landingPage({ ...this.handlers.landing, metricsPath: this.opts.metricsPath, prefix: this.prefix });
+      return send(res, 200, 'text/html; charset=utf-8', scrub(page));
     }
+    return send(res, 404, TEXT, 'not found\n');
   }
 }
 
