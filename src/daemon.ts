@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { AmqpEventConsumer } from './broker/amqp/event-consumer.js';
+import { amqpPollers } from './broker/amqp/pollers.js';
 import { RedisEventSubscriber } from './broker/redis/event-subscriber.js';
 import type { EventTransport, TransportHooks } from './broker/transport.js';
 import type { Config } from './config/config.js';
@@ -70,10 +72,9 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
 
 /** The background pollers for this broker; each issue's collectors are added here. */
 function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
-  void cfg;
-  void core;
-  void log;
-  return [];
+  const schedules: PollerSchedule[] = [];
+  if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, core, log));
+  return schedules;
 }
 
 function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): EventTransport {
@@ -81,6 +82,6 @@ function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): Event
     case 'redis':
       return new RedisEventSubscriber(cfg.broker, hooks, log);
     case 'amqp':
-      throw new Error('the AMQP transport is not available in this build');
+      return new AmqpEventConsumer(cfg.broker, cfg.amqp, hooks, log);
   }
 }

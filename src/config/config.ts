@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { buildAmqpConfig, type AmqpConfig } from './amqp-config.js';
+import { applyBrokerTlsFlags } from './broker-tls.js';
 import { parseBrokerUrl, type BrokerUrl } from './broker-url.js';
 import { DEFAULT_BROKER_URL, ENV_PREFIX } from './defaults.js';
 import { ConfigError } from './errors.js';
@@ -37,6 +39,8 @@ export interface Config {
     maxLabelLength: number;
   };
   queues: { names: string[]; pollInterval: number; pollTimeout: number };
+  /** RabbitMQ-only settings (read with any broker, used with amqp://). */
+  amqp: AmqpConfig;
   log: { level: LogLevel; format: 'json' | 'pretty' };
 }
 
@@ -89,6 +93,7 @@ export function buildBrokerConfig(argv: Argv): BrokerConfig {
         : DEFAULT_BROKER_URL;
   const url = parseBrokerUrl(raw);
   registerSecret(url.password);
+  applyBrokerTlsFlags(argv, url);
   const transportOptions: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(parseKeyValues('broker-transport-option', listOption(argv, 'broker-transport-option')))) {
     transportOptions[k] = transportOptionValue(v);
@@ -106,8 +111,9 @@ export function buildConfig(argv: Argv): Config {
   }
   const metricsPath = String(argv['metrics-path'] ?? '/metrics');
   if (!metricsPath.startsWith('/')) throw new ConfigError('metrics-path', `must start with "/", got "${metricsPath}"`);
+  const broker = buildBrokerConfig(argv);
   return {
-    broker: buildBrokerConfig(argv),
+    broker,
     http: {
       host: String(argv['host'] ?? '0.0.0.0'),
       port: parseInteger('port', argv['port'], 0, 65535),
@@ -133,6 +139,7 @@ export function buildConfig(argv: Argv): Config {
       pollInterval: parseSeconds('queue-poll-interval', argv['queue-poll-interval'], { allowZero: false }),
       pollTimeout: parseSeconds('queue-poll-timeout', argv['queue-poll-timeout'], { allowZero: false }),
     },
+    amqp: buildAmqpConfig(argv, broker.url),
     log: {
       level: parseChoice('log-level', argv['log-level'], ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
       format: parseChoice('log-format', argv['log-format'], ['json', 'pretty']),
