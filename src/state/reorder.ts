@@ -19,6 +19,8 @@ const MAX_HELD = 10_000;
  */
 export class ReorderBuffer {
   private readonly sentNames = new Set<string>();
+  /** Names whose held events timed out without a task-sent; not held again. */
+  private readonly noSentNames = new Set<string>();
   private readonly held = new Map<string, { since: number; events: HeldEvent[] }>();
 
   constructor(private readonly windowMs: number) {}
@@ -31,8 +33,17 @@ export class ReorderBuffer {
     if (name !== undefined && this.sentNames.size < MAX_NAMES) this.sentNames.add(name);
   }
 
+  /**
+   * Whether a task's first worker-side event should wait for its task-sent: for a name seen in
+   * task-sent, and for a name not seen at all yet (the very first task often overtakes the first
+   * task-sent, which costs the producer an extra round trip). A name whose held events timed out
+   * without task-sent is not held again: its producers do not send it, and it paid one window
+   * once. A task-revoked names nothing: it waits while producers send task-sent at all.
+   */
   expectsSent(name: unknown): boolean {
-    return this.windowMs > 0 && typeof name === 'string' && this.sentNames.has(name);
+    if (this.windowMs <= 0) return false;
+    if (typeof name !== 'string') return this.sentNames.size > 0;
+    return this.sentNames.has(name) || !this.noSentNames.has(name);
   }
 
   holds(uuid: string): boolean {
@@ -63,7 +74,11 @@ export class ReorderBuffer {
       if (nowMs - h.since < this.windowMs && this.held.size - out.length <= MAX_HELD) break;
       out.push([uuid, h.events]);
     }
-    for (const [uuid] of out) this.held.delete(uuid);
+    for (const [uuid, events] of out) {
+      this.held.delete(uuid);
+      const name = events[0]?.ev['name'];
+      if (typeof name === 'string' && !this.sentNames.has(name) && this.noSentNames.size < MAX_NAMES) this.noSentNames.add(name);
+    }
     return out;
   }
 }

@@ -55,9 +55,11 @@ export class TaskEventHandler {
     }
     if (this.reorder.holds(uuid)) return this.reorder.hold(uuid, { type, ev, ts, nowMs });
     // A worker can report a task before the producer's task-sent event reaches us (two
-    // connections, no ordering between them). When this task's name is known to come with
-    // task-sent events, hold its events briefly so they get the queue label task-sent carries.
-    if (type === 'task-received' && this.tracker.get(uuid) === undefined && this.reorder.expectsSent(ev['name'])) {
+    // connections, no ordering between them; on RabbitMQ the producer publishes the task before
+    // its task-sent, so a fast worker wins often). When task-sent is expected for this task,
+    // hold its events briefly so they get the name and queue task-sent carries. task-revoked is
+    // the first event of a task revoked before it ran (it has no task-received) and names nothing.
+    if ((type === 'task-received' || type === 'task-revoked') && this.tracker.get(uuid) === undefined && this.reorder.expectsSent(ev['name'])) {
       return this.reorder.hold(uuid, { type, ev, ts, nowMs });
     }
     this.apply(type, ev, uuid, ts, nowMs);
