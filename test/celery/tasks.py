@@ -1,7 +1,7 @@
 """Celery app used by the integration tests and the fixture capture.
 
 Configured from the environment so each test can use its own broker DB / vhost and queues:
-BROKER_URL, BROKER_TRANSPORT_OPTIONS (JSON), DEFAULT_QUEUE.
+BROKER_URL, BROKER_TRANSPORT_OPTIONS (JSON), DEFAULT_QUEUE, QUEUE_MAX_PRIORITY.
 """
 import json
 import os
@@ -21,6 +21,9 @@ app.conf.update(
     result_backend=None,
     task_ignore_result=True,
 )
+if os.environ.get("QUEUE_MAX_PRIORITY"):
+    # RabbitMQ priority queues: queues this app declares get x-max-priority (Celery's task_queue_max_priority).
+    app.conf.task_queue_max_priority = int(os.environ["QUEUE_MAX_PRIORITY"])
 
 
 @app.task(name="tests.add")
