@@ -53,7 +53,9 @@ export function amqpConnectOptions(url: BrokerUrl, amqp: Pick<AmqpConfig, 'heart
  * if it still comes up later, so an abandoned attempt never leaks a socket.
  */
 export async function openConnection(opts: AmqpConnectOptions, signal?: AbortSignal): Promise<ChannelModel> {
-  const pending = connect(opts.url, opts.socket);
+  const pending = connect(opts.url, opts.socket).catch((err: unknown) => {
+    throw explainConnectError(err, opts.url.vhost ?? '/');
+  });
   if (signal === undefined) return pending;
   signal.throwIfAborted();
   return new Promise<ChannelModel>((resolve, reject) => {
@@ -74,6 +76,18 @@ export async function openConnection(opts: AmqpConnectOptions, signal?: AbortSig
       },
     );
   });
+}
+
+/**
+ * RabbitMQ answers connection.open for a vhost that does not exist, or that the user may not
+ * use, with connection.close (530 NOT_ALLOWED); amqplib reports only the unexpected frame.
+ */
+function explainConnectError(err: unknown, vhost: string): Error {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/^Expected ConnectionOpenOk; got <ConnectionClose/.test(msg)) {
+    return new Error(`RabbitMQ refused vhost "${vhost}" (NOT_ALLOWED: it does not exist, or the user has no permissions on it)`);
+  }
+  return err instanceof Error ? err : new Error(msg);
 }
 
 export async function closeQuietly(c: { close(): Promise<void> } | undefined): Promise<void> {
