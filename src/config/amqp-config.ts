@@ -1,7 +1,7 @@
 import type { Options } from 'yargs';
 import type { BrokerUrl } from './broker-url.js';
 import { ConfigError } from './errors.js';
-import { parseSeconds } from './parse.js';
+import { parseInteger, parseSeconds } from './parse.js';
 import { registerSecret } from './secrets.js';
 
 /** Flags read only with an amqp:// or amqps:// broker. */
@@ -64,7 +64,8 @@ export function buildAmqpConfig(argv: Argv, broker: BrokerUrl): AmqpConfig {
   // RabbitMQ rejects x-expires below 1 ms and an x-expires shorter than a reconnect would drop the queue under us.
   if (expires < 1) throw new ConfigError('event-queue-expires', `must be at least 1 second, got ${expires}`);
   return {
-    heartbeat: parseSeconds('amqp-heartbeat', argv['amqp-heartbeat'] ?? 30),
+    // AMQP carries the heartbeat as whole seconds in a short.
+    heartbeat: parseInteger('amqp-heartbeat', argv['amqp-heartbeat'] ?? 30, 0, 65_535),
     eventQueueTtl: ttl,
     eventQueueExpires: expires,
     management,

@@ -44,9 +44,11 @@ export class ManagementClient {
     }
     const body = await readBody(res, signal);
     const status = res.statusCode ?? 0;
-    if (status === 401) throw new Error(`RabbitMQ management API at ${this.cfg.masked} refused the credentials (401)`);
-    if (status === 403) {
-      throw new Error(`RabbitMQ management API at ${this.cfg.masked} denied ${url.pathname} (403); the user needs the "monitoring" or "management" tag`);
+    // RabbitMQ answers 401 both for bad credentials and for a user whose tags do not allow the path.
+    if (status === 401 || status === 403) {
+      throw new Error(
+        `RabbitMQ management API at ${this.cfg.masked} refused ${url.pathname} (${status}): wrong credentials, or the user lacks the tag it needs ("management" for queues, "monitoring" for broker health)`,
+      );
     }
     if (status !== 200) throw new Error(`RabbitMQ management API at ${this.cfg.masked} answered ${status} for ${url.pathname}`);
     try {

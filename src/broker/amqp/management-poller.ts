@@ -40,7 +40,6 @@ const QUEUE_COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers';
 export class ManagementPoller implements Poller {
   readonly name = 'rabbitmq_management';
   private reported = new Set<string>();
-  private healthReported = false;
 
   constructor(
     private readonly api: ManagementClient,
@@ -86,7 +85,6 @@ export class ManagementPoller implements Poller {
 
     try {
       await health;
-      this.healthReported = true;
     } catch (err) {
       if (signal.aborted) throw err;
       this.dropHealth();
@@ -100,10 +98,9 @@ export class ManagementPoller implements Poller {
     this.dropHealth();
   }
 
+  /** Also after a round whose health part succeeded but whose queue listing failed: no half-fresh view. */
   private dropHealth(): void {
-    if (!this.healthReported) return;
     this.brokerMetrics.removeBroker(this.broker);
-    this.healthReported = false;
   }
 
   /** Broker health: connections of the vhost, memory and uptime of the node answering, vhost message totals. */
