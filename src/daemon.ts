@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { AmqpEventConsumer } from './broker/amqp/event-consumer.js';
+import { amqpPollers } from './broker/amqp/pollers.js';
 import { RedisEventSubscriber } from './broker/redis/event-subscriber.js';
 import { RedisQueuePoller } from './broker/redis/queue-poller.js';
 import type { EventTransport, TransportHooks } from './broker/transport.js';
@@ -96,6 +98,7 @@ function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
     );
     schedules.push({ poller, ...every });
   }
+  if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, core, log));
   return schedules;
 }
 
@@ -104,6 +107,6 @@ function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): Event
     case 'redis':
       return new RedisEventSubscriber(cfg.broker, hooks, log);
     case 'amqp':
-      throw new Error('the AMQP transport is not available in this build');
+      return new AmqpEventConsumer(cfg.broker, cfg.amqp, hooks, log);
   }
 }

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseWebConfig } from '../http/web-config.js';
+import { buildAmqpConfig, type AmqpConfig } from './amqp-config.js';
+import { applyBrokerTlsFlags } from './broker-tls.js';
 import { parseBrokerUrl, type BrokerUrl } from './broker-url.js';
 import { DEFAULT_BROKER_URL, ENV_PREFIX } from './defaults.js';
 import { ConfigError } from './errors.js';
@@ -41,6 +43,8 @@ export interface Config {
     longRunningTaskThreshold?: number;
   };
   queues: { names: string[]; pollInterval: number; pollTimeout: number; discoveryInterval: number; forgetAfter: number };
+  /** RabbitMQ-only settings (read with any broker, used with amqp://). */
+  amqp: AmqpConfig;
   log: { level: LogLevel; format: 'json' | 'pretty' };
 }
 
@@ -93,6 +97,7 @@ export function buildBrokerConfig(argv: Argv): BrokerConfig {
         : DEFAULT_BROKER_URL;
   const url = parseBrokerUrl(raw);
   registerSecret(url.password);
+  applyBrokerTlsFlags(argv, url);
   const transportOptions: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(parseKeyValues('broker-transport-option', listOption(argv, 'broker-transport-option')))) {
     transportOptions[k] = transportOptionValue(v);
@@ -131,8 +136,9 @@ export function buildConfig(argv: Argv): Config {
       throw new ConfigError('web-config-file', `${webConfigFile}: ${(err as Error).message}`);
     }
   }
+  const broker = buildBrokerConfig(argv);
   return {
-    broker: buildBrokerConfig(argv),
+    broker,
     http: {
       host: String(argv['host'] ?? '0.0.0.0'),
       port: parseInteger('port', argv['port'], 0, 65535),
@@ -163,6 +169,7 @@ export function buildConfig(argv: Argv): Config {
       discoveryInterval: parseSeconds('queue-discovery-interval', argv['queue-discovery-interval']),
       forgetAfter: parseSeconds('queue-forget-after', argv['queue-forget-after']),
     },
+    amqp: buildAmqpConfig(argv, broker.url),
     log: {
       level: parseChoice('log-level', argv['log-level'], ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
       format: parseChoice('log-format', argv['log-format'], ['json', 'pretty']),

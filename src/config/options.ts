@@ -1,4 +1,6 @@
 import type { Options } from 'yargs';
+import { amqpOptions } from './amqp-config.js';
+import { brokerTlsOptions } from './broker-tls.js';
 import {
   DEFAULT_LATENCY_BUCKETS,
   DEFAULT_LONG_RUNNING_TASK_THRESHOLD,
@@ -24,10 +26,12 @@ export const brokerOptions = {
     describe: 'kombu transport option k=v, repeatable (global_keyprefix, sep, priority_steps, visibility_timeout, master_name, …)',
     group: 'Broker:',
   },
+  ...brokerTlsOptions,
 } as const satisfies Record<string, Options>;
 
 export const daemonOptions = {
   ...brokerOptions,
+  ...amqpOptions,
   port: { type: 'number', default: 8888, describe: 'HTTP port for /metrics', group: 'HTTP:' },
   host: { type: 'string', default: '0.0.0.0', describe: 'Address to listen on', group: 'HTTP:' },
   'metrics-path': { type: 'string', default: '/metrics', describe: 'Path of the metrics endpoint', group: 'HTTP:' },

@@ -17,12 +17,14 @@ const MAX_HELD = 10_000;
  * Holds a task's worker-side events for up to a window when its task-sent is expected but has
  * not arrived yet. Only tasks that arrive out of order pay for it.
  */
-/** Task-sent events seen within this long make nameless events of unknown tasks wait. */
+/** A task-revoked (which names no task) waits only while task-sent events were seen this recently. */
 const SENT_RECENT_MS = 5 * 60_000;
 
 export class ReorderBuffer {
   private readonly sentNames = new Set<string>();
   private lastSentAt = -Infinity;
+  /** Names whose held events timed out without a task-sent; not held again. */
+  private readonly noSentNames = new Set<string>();
   private readonly held = new Map<string, { since: number; events: HeldEvent[] }>();
 
   constructor(private readonly windowMs: number) {}
@@ -36,11 +38,17 @@ export class ReorderBuffer {
     if (name !== undefined && this.sentNames.size < MAX_NAMES) this.sentNames.add(name);
   }
 
-  /** Events that name the task wait only if that name comes with task-sent; others if any task-sent was seen lately. */
+  /**
+   * Whether a task's first worker-side event should wait for its task-sent: for a name seen in
+   * task-sent, and for a name not seen at all yet (the very first task often overtakes the first
+   * task-sent, which costs the producer an extra round trip). A name whose held events timed out
+   * without task-sent is not held again: its producers do not send it, and it paid one window
+   * once. A task-revoked names nothing: it waits while producers send task-sent (seen lately).
+   */
   expectsSent(name: unknown, nowMs: number): boolean {
     if (this.windowMs <= 0) return false;
-    if (typeof name === 'string') return this.sentNames.has(name);
-    return nowMs - this.lastSentAt < SENT_RECENT_MS;
+    if (typeof name !== 'string') return nowMs - this.lastSentAt < SENT_RECENT_MS;
+    return this.sentNames.has(name) || !this.noSentNames.has(name);
   }
 
   holds(uuid: string): boolean {
@@ -71,7 +79,11 @@ export class ReorderBuffer {
       if (nowMs - h.since < this.windowMs && this.held.size - out.length <= MAX_HELD) break;
       out.push([uuid, h.events]);
     }
-    for (const [uuid] of out) this.held.delete(uuid);
+    for (const [uuid, events] of out) {
+      this.held.delete(uuid);
+      const name = events[0]?.ev['name'];
+      if (typeof name === 'string' && !this.sentNames.has(name) && this.noSentNames.size < MAX_NAMES) this.noSentNames.add(name);
+    }
     return out;
   }
 }

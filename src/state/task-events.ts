@@ -55,11 +55,11 @@ export class TaskEventHandler {
     }
     if (this.reorder.holds(uuid)) return this.reorder.hold(uuid, { type, ev, ts, nowMs });
     // A worker can report a task before the producer's task-sent event reaches us (two
-    // connections, no ordering between them): a revoke of a task that was never received comes
-    // straight after the message is fetched. When task-sent events are expected (for this name,
-    // or — for events that carry no name — from the producers seen lately), hold the task's
-    // events briefly so they get the name and queue task-sent carries.
-    if (this.tracker.get(uuid) === undefined && this.reorder.expectsSent(ev['name'], nowMs)) {
+    // connections, no ordering between them; on RabbitMQ the producer publishes the task before
+    // its task-sent, so a fast worker wins often). When task-sent is expected for this task,
+    // hold its events briefly so they get the name and queue task-sent carries. task-revoked is
+    // the first event of a task revoked before it ran (it has no task-received) and names nothing.
+    if ((type === 'task-received' || type === 'task-revoked') && this.tracker.get(uuid) === undefined && this.reorder.expectsSent(ev['name'], nowMs)) {
       return this.reorder.hold(uuid, { type, ev, ts, nowMs });
     }
     this.apply(type, ev, uuid, ts, nowMs);
@@ -194,7 +194,7 @@ export class TaskEventHandler {
 
   private series(r: TaskRecord, hostname: string, nowMs: number) {
     // A task's worker-side events share one series: reuse it while name, host and queue hold
-    // (the record's live flag covers a purge in between).
+    // (the purged flag covers a purge in between).
     let s = r.hs;
     const name = r.name ?? UNKNOWN;
     const queue = r.queue ?? UNKNOWN;

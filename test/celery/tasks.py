@@ -2,7 +2,7 @@
 
 Configured from the environment so each test can use its own broker DB / vhost and queues:
 BROKER_URL, BROKER_TRANSPORT_OPTIONS (JSON), DEFAULT_QUEUE, TASK_ACKS_LATE=1 (tasks stay reserved
-until they finish).
+until they finish), QUEUE_MAX_PRIORITY.
 """
 import json
 import os
@@ -23,6 +23,9 @@ app.conf.update(
     task_ignore_result=True,
     task_acks_late=os.environ.get("TASK_ACKS_LATE", "0") == "1",
 )
+if os.environ.get("QUEUE_MAX_PRIORITY"):
+    # RabbitMQ priority queues: queues this app declares get x-max-priority (Celery's task_queue_max_priority).
+    app.conf.task_queue_max_priority = int(os.environ["QUEUE_MAX_PRIORITY"])
 
 
 @app.task(name="tests.add")

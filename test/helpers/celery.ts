@@ -70,10 +70,11 @@ export async function sendWorkload(
   brokerUrl: string,
   args: string[],
   transportOptions: Record<string, unknown> = {},
+  env: Record<string, string> = {},
 ): Promise<Record<string, unknown>> {
   const { stdout } = await run(PYTHON, ['send.py', ...args], {
     cwd: CELERY_DIR,
-    env: { ...process.env, BROKER_URL: brokerUrl, BROKER_TRANSPORT_OPTIONS: JSON.stringify(transportOptions) },
+    env: { ...process.env, BROKER_URL: brokerUrl, BROKER_TRANSPORT_OPTIONS: JSON.stringify(transportOptions), ...env },
     timeout: 60_000,
   });
   const last = stdout.trim().split('\n').pop() ?? '{}';

@@ -34,3 +34,20 @@ export function envelope(body: unknown, routingKey = 'task.multi', hostname = 'w
     },
   }).replace(/":/g, '": ').replace(/,"/g, ', "');
 }
+
+export interface CapturedAmqpMessage {
+  routing_key: string;
+  content_type: string | null;
+  content_encoding: string | null;
+  headers: Record<string, unknown> | null;
+  delivery_mode: number | null;
+  body: string;
+}
+
+/** Messages captured off RabbitMQ from a real Celery 5.2.6 worker by test/celery/capture_amqp_fixtures.py. */
+export function capturedAmqpMessages(): CapturedAmqpMessage[] {
+  return readFileSync(join(FIXTURES, 'amqp-events.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as CapturedAmqpMessage);
+}

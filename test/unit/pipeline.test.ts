@@ -51,6 +51,7 @@ describe('task events', () => {
   it('labels the queue "unknown" when no task-sent was seen, never a guess', () => {
     const t = makeCore();
     t.feed([ev('task-received', 'u2', T0, { name: 'app.mul' }), ev('task-started', 'u2', T0)]);
+    t.advance(2000); // a first-seen name waits one reorder window for a task-sent that never comes
     const s = t.samples();
     expect(value(s, 'celery_task_received_total', { name: 'app.mul', queue_name: 'unknown' })).toBe(1);
     expect(select(s, 'celery_task_queue_wait_seconds_count')).toHaveLength(0);
@@ -79,6 +80,7 @@ describe('task events', () => {
     const t = makeCore();
     t.feed(ev('task-succeeded', 'u4', T0 + 2, { runtime: 1 }));
     t.feed(ev('task-received', 'u4', T0, { name: 'app.add' }));
+    t.advance(2000); // the received of a first-seen name waits one reorder window
     const s = t.samples();
     expect(sum(s, 'celery_task_succeeded_total')).toBe(1);
     expect(sum(s, 'celery_task_received_total')).toBe(1);
@@ -124,6 +126,42 @@ describe('task events', () => {
     expect(sum(t.samples(), 'celery_task_received_total')).toBe(0);
     t.advance(2000);
     expect(value(t.samples(), 'celery_task_received_total', { name: 'app.add', queue_name: 'unknown' })).toBe(1);
+  });
+
+  it('also holds the first task of a name not seen in task-sent yet, and a task-revoked (which names nothing)', () => {
+    const t = makeCore();
+    t.feed(sent('a'));
+    t.feed(ev('task-received', 'n1', T0 + 1, { name: 'app.other' }));
+    t.feed(ev('task-revoked', 'r1', T0 + 1, { terminated: false, expired: false }));
+    expect(t.core.tasks.heldCount).toBe(2);
+    t.feed(sent('n1', { name: 'app.other', queue: 'q2' }));
+    t.feed(sent('r1', { queue: 'q3' }));
+    const s = t.samples();
+    expect(value(s, 'celery_task_received_total', { name: 'app.other', queue_name: 'q2' })).toBe(1);
+    expect(value(s, 'celery_task_revoked_total', { name: 'app.add', queue_name: 'q3' })).toBe(1);
+    expect(value(s, 'celery_exporter_tracked_tasks')).toBe(2); // 'a' and 'n1' are in flight, the revoked one is done
+  });
+
+  it('stops holding a name whose held events timed out without task-sent', () => {
+    const t = makeCore();
+    t.feed(sent('a'));
+    t.feed(ev('task-received', 'x1', T0 + 1, { name: 'app.nosent' }));
+    expect(t.core.tasks.heldCount).toBe(1);
+    t.advance(2000);
+    t.feed(ev('task-received', 'x2', T0 + 3, { name: 'app.nosent' }));
+    expect(t.core.tasks.heldCount).toBe(0);
+    expect(value(t.samples(), 'celery_task_received_total', { name: 'app.nosent', queue_name: 'unknown' })).toBe(2);
+  });
+
+  it('without task-sent, holds the first task of a name once, then never again', () => {
+    const t = makeCore();
+    t.feed(ev('task-received', 'y1', T0, { name: 'app.add' }));
+    expect(t.core.tasks.heldCount).toBe(1);
+    t.advance(2000);
+    t.feed(ev('task-received', 'y2', T0 + 2, { name: 'app.add' }));
+    t.feed(ev('task-revoked', 'y3', T0 + 2));
+    expect(t.core.tasks.heldCount).toBe(0);
+    expect(value(t.samples(), 'celery_task_received_total', { name: 'app.add', queue_name: 'unknown' })).toBe(2);
   });
 
   it('excludes the ETA from queue wait and prefetch wait', () => {

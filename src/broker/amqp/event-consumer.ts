@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { AmqpConfig } from '../../config/amqp-config.js';
+import type { BrokerConfig } from '../../config/config.js';
+import type { Logger } from '../../log.js';
+import { backoffDelay } from '../../util/backoff.js';
+import type { EventTransport, TransportHooks } from '../transport.js';
+import { amqpConnectOptions, closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
+
+/** Celery's event_exchange and event_queue_prefix defaults. */
+export const EVENT_EXCHANGE = 'celeryev';
+const QUEUE_PREFIX = 'celeryev';
+
+/**
+ * The broker pushes without limit to a no-ack consumer (RabbitMQ ignores basic.qos there); the
+ * prefetch still bounds deliveries on brokers that apply it to no-ack consumers. TCP back-pressure
+ * is what really paces us: amqplib handles each frame synchronously.
+ */
+const PREFETCH = 1000;
+
+/**
+ * Celery events over AMQP 0-9-1 (protocol.md §1): our own queue celeryev.<uuid>, exclusive,
+ * auto-delete and non-durable, with Celery's x-message-ttl/x-expires, bound to the celeryev topic
+ * exchange with "#", consumed with no-ack. Every body goes to pipeline.onAmqpMessage.
+ *
+ * One generation number guards each connection: every callback of a connection that was lost or
+ * replaced sees a stale generation and does nothing, so a close, an error and a cancelled consumer
+ * arriving together schedule exactly one reconnect.
+ */
+export class AmqpEventConsumer implements EventTransport {
+  readonly kind = 'amqp' as const;
+  private readonly opts: AmqpConnectOptions;
+  private conn: ChannelModel | undefined;
+  private generation = 0;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private everReady = false;
+  private isReady = false;
+  private reported: boolean | undefined;
+  /** The queue of the current connection, for tests and logs. */
+  queueName: string | undefined;
+
+  constructor(
+    cfg: BrokerConfig,
+    private readonly amqp: AmqpConfig,
+    private readonly hooks: TransportHooks,
+    private readonly log: Logger,
+  ) {
+    this.opts = amqpConnectOptions(cfg.url, amqp, 'celery-exporter:events');
+  }
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.generation++;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const c = this.conn;
+    this.conn = undefined;
+    this.setReady(false, 'stopping');
+    if (c !== undefined) await Promise.race([closeQuietly(c), new Promise((r) => setTimeout(r, 1000))]);
+  }
+
+  private async connect(): Promise<void> {
+    this.timer = undefined;
+    if (this.stopping) return;
+    const gen = this.generation;
+    try {
+      const conn = await openConnection(this.opts);
+      if (gen !== this.generation) return void closeQuietly(conn);
+      this.conn = conn;
+      conn.on('error', (err: Error) => this.lost(gen, `connection error: ${err.message}`));
+      conn.on('close', (err?: Error) => this.lost(gen, err ? `connection closed: ${err.message}` : 'connection closed'));
+      conn.on('blocked', (reason: string) => this.log.warn({ reason }, 'RabbitMQ blocked our connection (resource alarm)'));
+
+      await this.ensureExchange(conn);
+      const ch = await conn.createChannel();
+      ch.on('error', (err: Error) => this.lost(gen, `channel error: ${err.message}`));
+      // Deferred: when the whole connection goes, its close (which carries the broker's reason) comes next.
+      ch.on('close', () => setImmediate(() => this.lost(gen, 'channel closed')));
+      const queue = `${QUEUE_PREFIX}.${randomUUID()}`;
+      await ch.assertQueue(queue, {
+        exclusive: true,
+        autoDelete: true,
+        durable: false,
+        // kombu sends these as integer milliseconds (protocol.md §1.4).
+        arguments: { 'x-message-ttl': Math.round(this.amqp.eventQueueTtl * 1000), 'x-expires': Math.round(this.amqp.eventQueueExpires * 1000) },
+      });
+      await ch.bindQueue(queue, EVENT_EXCHANGE, '#');
+      await ch.prefetch(PREFETCH);
+      const pipeline = this.hooks.pipeline;
+      await ch.consume(
+        queue,
+        (msg: ConsumeMessage | null) => {
+          // null: the broker cancelled the consumer (queue deleted by an operator).
+          if (msg === null) return this.lost(gen, `consumer of ${queue} cancelled by the broker`);
+          const p = msg.properties;
+          pipeline.onAmqpMessage(msg.content, p.contentType as string | undefined, p.contentEncoding as string | undefined);
+        },
+        { noAck: true },
+      );
+      if (gen !== this.generation) return;
+      this.queueName = queue;
+      this.attempt = 0;
+      if (this.everReady) this.hooks.onReconnect?.('events');
+      this.everReady = true;
+      this.setReady(true, `consuming ${queue}, bound to exchange ${EVENT_EXCHANGE} with "#"`);
+    } catch (err) {
+      this.lost(gen, `connect failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * The celeryev exchange exists once any Celery worker or event receiver ran on the vhost. Check
+   * it passively on a throwaway channel (a 404 closes that channel); if it is missing, declare it
+   * with Celery's exact flags (topic, durable, not auto-delete), so a worker starting later
+   * declares the same thing and nothing conflicts.
+   */
+  private async ensureExchange(conn: ChannelModel): Promise<void> {
+    const probe: Channel = await conn.createChannel();
+    probe.on('error', () => undefined);
+    try {
+      await probe.checkExchange(EVENT_EXCHANGE);
+      await closeQuietly(probe);
+      return;
+    } catch (err) {
+      if (replyCode(err) !== 404) throw err;
+    }
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    await ch.assertExchange(EVENT_EXCHANGE, 'topic', { durable: true, autoDelete: false });
+    await closeQuietly(ch);
+    this.log.info({ exchange: EVENT_EXCHANGE }, 'declared the celeryev exchange (topic, durable), as Celery does; no worker had declared it yet');
+  }
+
+  private lost(gen: number, reason: string): void {
+    if (gen !== this.generation || this.stopping) return;
+    this.generation++;
+    const c = this.conn;
+    this.conn = undefined;
+    this.queueName = undefined;
+    void closeQuietly(c);
+    this.setReady(false, reason);
+    const delay = backoffDelay(this.attempt++);
+    this.log.debug({ attempt: this.attempt, delayMs: delay }, 'reconnecting to RabbitMQ');
+    this.timer = setTimeout(() => void this.connect(), delay);
+  }
+
+  /** Reports only changes (and the first failure), so a retry loop logs one line, not one per attempt. */
+  private setReady(ready: boolean, reason: string): void {
+    if (this.reported === ready) return;
+    this.reported = ready;
+    this.isReady = ready;
+    this.hooks.onReadyChange(ready, reason);
+  }
+}

@@ -1,0 +1,140 @@
+import type { RateLimitedLog } from '../../log.js';
+import type { BrokerMetrics } from '../../metrics/broker-metrics.js';
+import type { QueueMetrics } from '../../metrics/queue-metrics.js';
+import type { Poller } from '../../pollers/poller.js';
+import type { QueueRegistry } from '../../state/queue-registry.js';
+import { isInternalQueue } from './internal-queues.js';
+import { vhostPath, type ManagementClient } from './management-client.js';
+
+interface ApiQueue {
+  name?: unknown;
+  messages_ready?: unknown;
+  messages_unacknowledged?: unknown;
+  consumers?: unknown;
+}
+
+interface ApiVhost {
+  messages_ready?: unknown;
+  messages_unacknowledged?: unknown;
+  message_stats?: { publish?: unknown; deliver_get?: unknown };
+}
+
+interface ApiNode {
+  name?: unknown;
+  mem_used?: unknown;
+  uptime?: unknown;
+}
+
+const QUEUE_COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers';
+
+/**
+ * Queue depth and broker health from the RabbitMQ management API. One round reads every queue
+ * of the vhost (so queues no one told us about are discovered), then the health view. The queue
+ * listing is the essential part: when it fails the round fails and every queue series is
+ * withdrawn. The health view is best-effort: a user without the "monitoring" tag cannot read
+ * /api/nodes, which withdraws the celery_broker_* series (logged) but keeps the queues.
+ *
+ * The API's figures are the broker's sampled statistics (collect_statistics_interval, 5 s by
+ * default), so they trail the queues by a few seconds.
+ */
+export class ManagementPoller implements Poller {
+  readonly name = 'rabbitmq_management';
+  private reported = new Set<string>();
+
+  constructor(
+    private readonly api: ManagementClient,
+    private readonly vhost: string,
+    /** Value of the `broker` label: host:port/vhost of the AMQP broker. */
+    private readonly broker: string,
+    private readonly queues: QueueRegistry,
+    private readonly queueMetrics: QueueMetrics,
+    private readonly brokerMetrics: BrokerMetrics,
+    private readonly log: RateLimitedLog,
+  ) {}
+
+  async poll(signal: AbortSignal): Promise<void> {
+    const vh = vhostPath(this.vhost);
+    const health = this.health(signal); // in parallel with the queue listing
+    health.catch(() => undefined);
+    const list = await this.api.get(`api/queues/${vh}?columns=${QUEUE_COLUMNS}`, signal);
+    if (!Array.isArray(list)) throw new Error(`RabbitMQ management API at ${this.api.masked} did not list queues for vhost "${this.vhost}"`);
+    const present = new Set<string>();
+    for (const raw of list as ApiQueue[]) {
+      const name = raw.name;
+      if (typeof name !== 'string') continue;
+      if (isInternalQueue(name)) {
+        if (!this.queues.has(name)) continue;
+      } else {
+        this.queues.seen(name, 'broker');
+      }
+      // A queue the registry refused (over its cap) is not reported either.
+      if (!this.queues.has(name)) continue;
+      present.add(name);
+      setIfNumber(this.queueMetrics.length, name, raw.messages_ready);
+      setIfNumber(this.queueMetrics.consumers, name, raw.consumers);
+      setIfNumber(this.queueMetrics.unacked, name, raw.messages_unacknowledged);
+    }
+    for (const q of this.reported) if (!present.has(q)) this.queueMetrics.removeQueue(q);
+    this.reported = present;
+    // A queue known only because the broker listed it, and gone now, is forgotten.
+    for (const q of this.queues.list()) {
+      if (present.has(q)) continue;
+      const src = this.queues.sources(q);
+      if (src !== undefined && src.size === 1 && src.has('broker')) this.queues.forget(q);
+    }
+
+    try {
+      await health;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      this.dropHealth();
+      this.log.warn('rabbitmq_management:health', { err: (err as Error).message }, 'RabbitMQ broker health unavailable; celery_broker_* withheld, queue metrics unaffected');
+    }
+  }
+
+  onFailure(): void {
+    for (const q of this.reported) this.queueMetrics.removeQueue(q);
+    this.reported = new Set();
+    this.dropHealth();
+  }
+
+  /** Also after a round whose health part succeeded but whose queue listing failed: no half-fresh view. */
+  private dropHealth(): void {
+    this.brokerMetrics.removeBroker(this.broker);
+  }
+
+  /** Broker health: connections of the vhost, memory and uptime of the node answering, vhost message totals. */
+  private async health(signal: AbortSignal): Promise<void> {
+    const vh = vhostPath(this.vhost);
+    const [overview, nodes, vhost, connections] = await Promise.all([
+      this.api.get('api/overview?columns=node', signal),
+      this.api.get('api/nodes?columns=name,mem_used,uptime', signal),
+      this.api.get(`api/vhosts/${vh}`, signal),
+      this.api.get(`api/vhosts/${vh}/connections?columns=name`, signal),
+    ]);
+    const nodeName = (overview as { node?: unknown } | null)?.node;
+    const node = Array.isArray(nodes) ? (nodes as ApiNode[]).find((n) => n.name === nodeName) : undefined;
+    if (node === undefined) throw new Error(`node ${String(nodeName)} not found in /api/nodes`);
+    if (!Array.isArray(connections)) throw new Error('unexpected answer from /api/vhosts/<vhost>/connections');
+    const v = (vhost ?? {}) as ApiVhost;
+    const m = this.brokerMetrics;
+    const b = this.broker;
+    m.connectedClients.labels(b).set(connections.length);
+    setIfNumber(m.memoryUsed, b, node.mem_used);
+    if (typeof node.uptime === 'number') m.uptime.labels(b).set(node.uptime / 1000);
+    // The API omits message figures of a vhost that never had a message: that is zero.
+    m.messagesReady.labels(b).set(num(v.messages_ready));
+    m.messagesUnacked.labels(b).set(num(v.messages_unacknowledged));
+    // The broker's own counters, mirrored (they restart with the broker, which Prometheus reads as a counter reset).
+    m.messagesPublished.labels(b).set(num(v.message_stats?.publish));
+    m.messagesDelivered.labels(b).set(num(v.message_stats?.deliver_get));
+  }
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+function setIfNumber(family: { labels(...v: string[]): { set(n: number): void } }, label: string, v: unknown): void {
+  if (typeof v === 'number' && Number.isFinite(v)) family.labels(label).set(v);
+}

@@ -1,0 +1,114 @@
+import type { Channel, ChannelModel } from 'amqplib';
+import type { Logger } from '../../log.js';
+import type { QueueMetrics } from '../../metrics/queue-metrics.js';
+import type { Poller } from '../../pollers/poller.js';
+import type { QueueRegistry } from '../../state/queue-registry.js';
+import { closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
+
+/** AMQP short strings: a longer name cannot exist on the broker, so it is not asked for. */
+const MAX_QUEUE_NAME_BYTES = 255;
+
+/**
+ * Queue depth over plain AMQP: a passive queue.declare per known queue gives `message_count`
+ * (ready messages: not those delivered and unacknowledged) and `consumer_count`. A queue that
+ * does not exist answers 404 and the broker closes the channel, so the checks run on a channel
+ * of their own, replaced after each 404; the missing queue gets no series and the round goes on.
+ * The connection is kept between rounds and re-opened (counted as a reconnect) after a loss.
+ */
+export class AmqpQueuePoller implements Poller {
+  readonly name = 'amqp_queues';
+  private conn: ChannelModel | undefined;
+  private channel: Channel | undefined;
+  private everConnected = false;
+  /** Queues that have series now, so a queue that vanished loses them. */
+  private reported = new Set<string>();
+  private readonly warnedMissing = new Set<string>();
+
+  constructor(
+    private readonly opts: AmqpConnectOptions,
+    private readonly queues: QueueRegistry,
+    private readonly metrics: QueueMetrics,
+    private readonly onReconnect: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  async poll(signal: AbortSignal): Promise<void> {
+    const conn = await this.connection(signal);
+    const present = new Set<string>();
+    for (const queue of this.queues.list()) {
+      signal.throwIfAborted();
+      const r = await this.check(conn, queue);
+      if (r === undefined) {
+        this.missing(queue);
+        continue;
+      }
+      this.warnedMissing.delete(queue);
+      present.add(queue);
+      this.metrics.length.labels(queue).set(r.messageCount);
+      this.metrics.consumers.labels(queue).set(r.consumerCount);
+    }
+    for (const q of this.reported) if (!present.has(q)) this.metrics.removeQueue(q);
+    this.reported = present;
+  }
+
+  onFailure(): void {
+    for (const q of this.reported) this.metrics.removeQueue(q);
+    this.reported = new Set();
+    // A timed-out round may have left a half-answered channel or a dead connection behind.
+    const c = this.conn;
+    this.conn = undefined;
+    this.channel = undefined;
+    void closeQuietly(c);
+  }
+
+  async close(): Promise<void> {
+    const c = this.conn;
+    this.conn = undefined;
+    this.channel = undefined;
+    await closeQuietly(c);
+  }
+
+  private async connection(signal: AbortSignal): Promise<ChannelModel> {
+    if (this.conn !== undefined) return this.conn;
+    const conn = await openConnection(this.opts, signal);
+    conn.on('error', () => undefined); // followed by 'close'
+    conn.on('close', () => {
+      if (this.conn === conn) {
+        this.conn = undefined;
+        this.channel = undefined;
+      }
+    });
+    this.conn = conn;
+    if (this.everConnected) this.onReconnect();
+    this.everConnected = true;
+    return conn;
+  }
+
+  private async check(conn: ChannelModel, queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined> {
+    if (Buffer.byteLength(queue) > MAX_QUEUE_NAME_BYTES) return undefined;
+    let ch = this.channel;
+    if (ch === undefined) {
+      ch = await conn.createChannel();
+      ch.on('error', () => undefined); // the 404 also rejects checkQueue, handled below
+      const mine = ch;
+      ch.on('close', () => {
+        if (this.channel === mine) this.channel = undefined;
+      });
+      this.channel = ch;
+    }
+    try {
+      return await ch.checkQueue(queue);
+    } catch (err) {
+      if (this.channel === ch) this.channel = undefined;
+      if (replyCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Said once per queue until it appears: usually a typo in --queues, or a queue not declared yet. */
+  private missing(queue: string): void {
+    if (this.warnedMissing.has(queue) || this.warnedMissing.size >= 1000) return;
+    this.warnedMissing.add(queue);
+    this.log.info({ queue }, 'queue does not exist on the broker; it has no queue series until it does');
+  }
+}

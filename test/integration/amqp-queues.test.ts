@@ -1,0 +1,208 @@
+import { hostname } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
+import { startExporter, type Exporter } from '../helpers/exporter.js';
+import { uid } from '../helpers/ids.js';
+import { parseMetrics, select, sum, value, waitFor, type Sample } from '../helpers/metrics.js';
+import { createVhost, listQueues, rabbitmqctl, type TestVhost } from '../helpers/rabbitmq.js';
+
+/**
+ * Queue depth and consumers over RabbitMQ, with a real Celery producer and worker: first with
+ * passive queue.declare (no plugin needed), then through the management API.
+ */
+const id = uid();
+const PARKED = `parked-${id}`; // tasks no worker consumes
+const WORKED = `worked-${id}`; // consumed by a worker
+const MISSING = `missing-${id}`; // in --queues, never declared
+const PRIO = `prio-${id}`; // x-max-priority 10
+
+let vhost: TestVhost;
+let worker: Worker | undefined;
+const exporters: Exporter[] = [];
+
+const scrape = async (e: Exporter) => parseMetrics(await e.metrics());
+const start = async (args: string[]) => {
+  const e = await startExporter(['--broker-url', vhost.url, '--queue-poll-interval', '1', ...args]);
+  exporters.push(e);
+  return e;
+};
+const hasQueue = (s: Sample[], q: string) => s.some((x) => x.labels['queue_name'] === q && x.name.startsWith('celery_queue'));
+
+beforeAll(async () => {
+  vhost = await createVhost('queues');
+  // Parked before any exporter runs: only the broker knows about this queue.
+  await sendWorkload(vhost.url, ['add', PARKED, '7']);
+  worker = await startWorker({ brokerUrl: vhost.url, queues: [WORKED], name: `wq-${id}@${hostname()}` });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  for (const e of exporters) await e.stop();
+  await vhost?.remove();
+});
+
+describe('RabbitMQ queue depth over AMQP (passive queue.declare)', () => {
+  let exporter: Exporter;
+  beforeAll(async () => {
+    exporter = await start(['--queues', `${PARKED},${WORKED},${MISSING}`]);
+  });
+
+  it('reports ready messages and consumers of the configured queues', async () => {
+    // A scrape can fall in the middle of a round: wait for the round that covered both.
+    const s = await waitFor(
+      () => scrape(exporter),
+      (x) => [PARKED, WORKED].every((q) => select(x, 'celery_active_consumer_count', { queue_name: q }).length === 1),
+      { what: 'the parked and worked queues' },
+    );
+    expect(value(s, 'celery_queue_length', { queue_name: PARKED })).toBe(7);
+    expect(value(s, 'celery_active_consumer_count', { queue_name: PARKED })).toBe(0);
+    expect(value(s, 'celery_queue_length', { queue_name: WORKED })).toBe(0);
+    expect(value(s, 'celery_active_consumer_count', { queue_name: WORKED })).toBe(1);
+    // Plain AMQP cannot see unacked messages, and RabbitMQ has no priority sub-queues.
+    expect(select(s, 'celery_queue_unacked')).toHaveLength(0);
+    expect(select(s, 'celery_queue_length_by_priority')).toHaveLength(0);
+  });
+
+  it('gives a queue that does not exist no series, and keeps polling the others', async () => {
+    const s = await scrape(exporter);
+    expect(hasQueue(s, MISSING)).toBe(false);
+    expect(sum(s, 'celery_exporter_poll_errors_total', { poller: 'amqp_queues' })).toBe(0);
+    expect(exporter.output()).toContain(`"queue":"${MISSING}","msg":"queue does not exist on the broker`);
+    // Once a producer declares it, it is reported on the next round.
+    await sendWorkload(vhost.url, ['add', MISSING, '2']);
+    const later = await waitFor(() => scrape(exporter), (x) => select(x, 'celery_queue_length', { queue_name: MISSING })[0]?.value === 2, {
+      what: 'the new queue',
+    });
+    expect(value(later, 'celery_queue_length', { queue_name: PARKED })).toBe(7);
+    // 404s closed a channel each time; none of it is an error.
+    expect(sum(later, 'celery_exporter_poll_errors_total', { poller: 'amqp_queues' })).toBe(0);
+  });
+
+  it('follows tasks into a queue it learned of from task-sent events, and drops a deleted queue', async () => {
+    const extra = `seen-${id}`;
+    await sendWorkload(vhost.url, ['add', extra, '3']);
+    await waitFor(() => scrape(exporter), (x) => select(x, 'celery_queue_length', { queue_name: extra })[0]?.value === 3, {
+      what: 'the queue named by task-sent',
+    });
+    await rabbitmqctl(['delete_queue', '-p', vhost.name, extra]);
+    await waitFor(() => scrape(exporter), (x) => !hasQueue(x, extra), { what: 'the deleted queue’s series to go' });
+  });
+
+  it('reports the total of a priority queue (x-max-priority), without a per-priority split', async () => {
+    const env = { QUEUE_MAX_PRIORITY: '10' };
+    for (const [n, prio] of [
+      ['2', '0'],
+      ['3', '5'],
+      ['4', '9'],
+    ] as const) {
+      await sendWorkload(vhost.url, ['add', PRIO, n, prio], {}, env);
+    }
+    expect((await listQueues(vhost.name, ['name', 'arguments'])).find((r) => r[0] === PRIO)?.[1]).toContain('x-max-priority');
+    const s = await waitFor(() => scrape(exporter), (x) => select(x, 'celery_queue_length', { queue_name: PRIO })[0]?.value === 9, {
+      what: 'the priority queue total',
+    });
+    expect(select(s, 'celery_queue_length_by_priority')).toHaveLength(0);
+  });
+});
+
+describe('RabbitMQ queue depth through the management API', () => {
+  const mgmtUrl = () => {
+    const u = new URL(vhost.url.replace(/^amqp:/, 'http:'));
+    return `http://${u.username}:${u.password}@${u.hostname}:15672`;
+  };
+  const SLOW = `slow-${id}`;
+  let exporter: Exporter;
+  let slowWorker: Worker | undefined;
+
+  beforeAll(async () => {
+    exporter = await start(['--rabbitmq-management-url', mgmtUrl(), '--queues', MISSING + '-never']);
+  });
+  afterAll(async () => {
+    await slowWorker?.stop();
+  });
+
+  it('discovers every task queue of the vhost, leaving out Celery’s internal queues', async () => {
+    // The broker has celeryev.<uuid> (ours), the worker's pidbox queue; none is reported.
+    const onBroker = (await listQueues(vhost.name, ['name'])).map((r) => r[0]!);
+    expect(onBroker.some((q) => q.startsWith('celeryev.'))).toBe(true);
+    expect(onBroker.some((q) => q.endsWith('.celery.pidbox'))).toBe(true);
+    const taskQueues = onBroker.filter((q) => !q.startsWith('celeryev.') && !q.endsWith('.pidbox')).sort();
+    expect(taskQueues).toContain(PARKED);
+    const names = (x: Sample[]) => select(x, 'celery_queue_length').map((q) => q.labels['queue_name']).sort();
+    // A queue created in the last few seconds has no statistics in the API yet (and no series until it has).
+    const s = await waitFor(() => scrape(exporter), (x) => JSON.stringify(names(x)) === JSON.stringify(taskQueues), {
+      what: 'every task queue of the vhost',
+    });
+    expect(value(s, 'celery_queue_length', { queue_name: PARKED })).toBe(7);
+    expect(value(s, 'celery_active_consumer_count', { queue_name: PARKED })).toBe(0);
+    expect(value(s, 'celery_queue_unacked', { queue_name: PARKED })).toBe(0);
+    expect(value(s, 'celery_active_consumer_count', { queue_name: WORKED })).toBe(1);
+    expect(names(s)).not.toContain(`${MISSING}-never`);
+    expect(sum(s, 'celery_exporter_poll_errors_total', { poller: 'rabbitmq_management' })).toBe(0);
+  });
+
+  it('counts messages delivered to a worker and not acknowledged yet', async () => {
+    slowWorker = await startWorker({ brokerUrl: vhost.url, queues: [SLOW], name: `ws-${id}@${hostname()}`, pool: 'solo', concurrency: 1 });
+    for (let i = 0; i < 3; i++) await sendWorkload(vhost.url, ['sleep', SLOW, '4']);
+    // One runs (its early ack may still be in flight), the others wait prefetched: 2 or 3 unacked, none ready.
+    const busy = await waitFor(() => scrape(exporter), (x) => (select(x, 'celery_queue_unacked', { queue_name: SLOW })[0]?.value ?? 0) >= 2, {
+      what: 'unacked messages',
+    });
+    expect(value(busy, 'celery_queue_length', { queue_name: SLOW })).toBe(0);
+    expect(value(busy, 'celery_queue_unacked', { queue_name: SLOW })).toBeLessThanOrEqual(3);
+    await waitFor(() => scrape(exporter), (x) => select(x, 'celery_queue_unacked', { queue_name: SLOW })[0]?.value === 0, {
+      timeoutMs: 40_000,
+      what: 'the worker to finish',
+    });
+  });
+
+  it('exports the broker health of the vhost under broker="host:port/vhost"', async () => {
+    const broker = `127.0.0.1:5672/${vhost.name}`;
+    const s = await waitFor(() => scrape(exporter), (x) => (select(x, 'celery_broker_messages_published_total', { broker })[0]?.value ?? 0) > 0, {
+      what: 'broker health',
+    });
+    // Our event connection plus the workers' connections.
+    expect(value(s, 'celery_broker_connected_clients', { broker })).toBeGreaterThanOrEqual(2);
+    expect(value(s, 'celery_broker_memory_used_bytes', { broker })).toBeGreaterThan(10e6);
+    expect(value(s, 'celery_broker_uptime_seconds', { broker })).toBeGreaterThan(1);
+    expect(value(s, 'celery_broker_messages_ready', { broker })).toBeGreaterThanOrEqual(7);
+    expect(value(s, 'celery_broker_messages_unacked', { broker })).toBeGreaterThanOrEqual(0);
+    expect(value(s, 'celery_broker_messages_delivered_total', { broker })).toBeGreaterThan(0);
+    expect(select(s, 'celery_broker_evicted_keys_total')).toHaveLength(0);
+  });
+
+  it('keeps the queue metrics for a user with only the "management" tag, withholding broker health', async () => {
+    const user = `cpe-mgmt-${id}`;
+    await rabbitmqctl(['add_user', user, 'mgmt-only-pw']);
+    try {
+      await rabbitmqctl(['set_user_tags', user, 'management']);
+      await rabbitmqctl(['set_permissions', '-p', vhost.name, user, '.*', '.*', '.*']);
+      const e = await start(['--rabbitmq-management-url', `http://${user}:mgmt-only-pw@127.0.0.1:15672`]);
+      const s = await waitFor(() => scrape(e), (x) => select(x, 'celery_queue_length', { queue_name: PARKED }).length === 1, {
+        what: 'queue metrics for a management-only user',
+      });
+      expect(value(s, 'celery_queue_length', { queue_name: PARKED })).toBe(7);
+      expect(select(s, 'celery_broker_connected_clients')).toHaveLength(0);
+      expect(sum(s, 'celery_exporter_poll_errors_total', { poller: 'rabbitmq_management' })).toBe(0);
+      expect(e.output()).toMatch(/refused \/api\/[a-z]+.*lacks the tag.*RabbitMQ broker health unavailable/);
+      expect(e.output()).not.toContain('mgmt-only-pw');
+    } finally {
+      await rabbitmqctl(['delete_user', user]);
+    }
+  });
+
+  it('says clearly, once, that the management API is unreachable, and keeps the events going', async () => {
+    const bad = await start(['--rabbitmq-management-url', 'http://monitor:mgmt-s3cret@127.0.0.1:1']);
+    await waitFor(() => fetch(`${bad.url}/readyz`).then((r) => r.status), (st) => st === 200, { what: 'readyz' });
+    const s = await waitFor(() => scrape(bad), (x) => sum(x, 'celery_exporter_poll_errors_total', { poller: 'rabbitmq_management' }) >= 3, {
+      what: 'failed polls',
+    });
+    expect(select(s, 'celery_queue_length')).toHaveLength(0);
+    expect(select(s, 'celery_broker_connected_clients')).toHaveLength(0);
+    const lines = bad.output().split('\n').filter((l) => l.includes('management API'));
+    expect(lines).toHaveLength(1); // rate-limited: one line a minute however often it fails
+    expect(lines[0]).toMatch(/management API at http:\/\/monitor:\*\*\*\*@127\.0\.0\.1:1\/ is unreachable \(ECONNREFUSED\); is the rabbitmq_management plugin enabled/);
+    expect(bad.output()).not.toContain('mgmt-s3cret');
+    expect(value(s, 'celery_exporter_broker_up')).toBe(1);
+  });
+});
