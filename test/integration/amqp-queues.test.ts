@@ -26,7 +26,9 @@ const start = async (args: string[]) => {
   exporters.push(e);
   return e;
 };
-const hasQueue = (s: Sample[], q: string) => s.some((x) => x.labels['queue_name'] === q && x.name.startsWith('celery_queue'));
+/** Broker-side queue series (the event-derived backlog ages live on while the queue is known). */
+const BROKER_QUEUE_METRICS = ['celery_queue_length', 'celery_queue_length_by_priority', 'celery_active_consumer_count', 'celery_queue_unacked'];
+const hasQueue = (s: Sample[], q: string) => s.some((x) => x.labels['queue_name'] === q && BROKER_QUEUE_METRICS.includes(x.name));
 
 beforeAll(async () => {
   vhost = await createVhost('queues');

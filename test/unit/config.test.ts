@@ -97,14 +97,14 @@ describe('configuration precedence: flag > env > file > default', () => {
 
   it('uses defaults', async () => {
     const c = await printConfig([]);
-    expect(c['http']).toEqual({ host: '0.0.0.0', port: 8888, metricsPath: '/metrics' });
+    expect(c['http']).toEqual({ host: '0.0.0.0', port: 8888, metricsPath: '/metrics', urlPrefix: '' });
     expect(c['broker']!['url']).toBe('redis://localhost:6379/0');
   });
 
   it('takes the file over defaults, env over the file, flags over env', async () => {
-    expect((await printConfig(['--config', file]))['http']).toEqual({ host: '127.0.0.2', port: 7000, metricsPath: '/from-file' });
+    expect((await printConfig(['--config', file]))['http']).toEqual({ host: '127.0.0.2', port: 7000, metricsPath: '/from-file', urlPrefix: '' });
     const env = { CELERY_EXPORTER_PORT: '7100', CELERY_EXPORTER_METRICS_PATH: '/from-env' };
-    expect((await printConfig(['--config', file], env))['http']).toEqual({ host: '127.0.0.2', port: 7100, metricsPath: '/from-env' });
+    expect((await printConfig(['--config', file], env))['http']).toEqual({ host: '127.0.0.2', port: 7100, metricsPath: '/from-env', urlPrefix: '' });
     expect((await printConfig(['--config', file, '--port', '7200'], env))['http']!['port']).toBe(7200);
     expect((await printConfig(['--config', file]))['metrics']!['staticLabels']).toEqual({ team: 'data' });
   });
