@@ -132,9 +132,12 @@ describe('RabbitMQ queue depth through the management API', () => {
     expect(taskQueues).toContain(PARKED);
     const names = (x: Sample[]) => select(x, 'celery_queue_length').map((q) => q.labels['queue_name']).sort();
     // A queue created in the last few seconds has no statistics in the API yet (and no series until it has).
-    const s = await waitFor(() => scrape(exporter), (x) => JSON.stringify(names(x)) === JSON.stringify(taskQueues), {
-      what: 'every task queue of the vhost',
-    });
+    // The API's figures trail by its 5 s statistics interval, consumer counts included.
+    const s = await waitFor(
+      () => scrape(exporter),
+      (x) => JSON.stringify(names(x)) === JSON.stringify(taskQueues) && select(x, 'celery_active_consumer_count', { queue_name: WORKED })[0]?.value === 1,
+      { what: 'every task queue of the vhost, with the worker’s consumer' },
+    );
     expect(value(s, 'celery_queue_length', { queue_name: PARKED })).toBe(7);
     expect(value(s, 'celery_active_consumer_count', { queue_name: PARKED })).toBe(0);
     expect(value(s, 'celery_queue_unacked', { queue_name: PARKED })).toBe(0);
