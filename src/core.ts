@@ -2,6 +2,7 @@ import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import { RateLimitedLog } from './log.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
+import { ControlSelfMetrics, InspectMetrics } from './metrics/inspect-metrics.js';
 import { QueueMetrics } from './metrics/queue-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
@@ -33,6 +34,8 @@ export class Core {
   readonly workerMetrics: WorkerMetrics;
   readonly queueMetrics: QueueMetrics;
   readonly brokerMetrics: BrokerMetrics;
+  readonly inspectMetrics: InspectMetrics;
+  readonly controlMetrics: ControlSelfMetrics;
   readonly queues: QueueRegistry;
   readonly tracker: TaskTracker;
   readonly workers: WorkerState;
@@ -57,6 +60,8 @@ export class Core {
     this.workerMetrics = new WorkerMetrics(this.registry);
     this.queueMetrics = new QueueMetrics(this.registry);
     this.brokerMetrics = new BrokerMetrics(this.registry);
+    this.inspectMetrics = new InspectMetrics(this.registry);
+    this.controlMetrics = new ControlSelfMetrics(this.registry);
     this.queues = new QueueRegistry(cfg.queues ?? []);
     const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
     const evictions = { capacity: this.self.evicted.labels('capacity'), ttl: this.self.evicted.labels('ttl') };

@@ -8,6 +8,7 @@ import { HttpServer } from './http/server.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import type { PollerSchedule } from './pollers/poller.js';
 import { PollScheduler } from './pollers/scheduler.js';
+import { remoteControlPollers } from './remote/pollers.js';
 import { VERSION } from './version.js';
 
 export interface Daemon {
@@ -70,13 +71,11 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
 
 /** The background pollers for this broker; each issue's collectors are added here. */
 function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
-  void cfg;
-  void core;
-  void log;
-  return [];
+  return [...remoteControlPollers(cfg, core, log)];
 }
 
-function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): EventTransport {
+/** The event stream of the configured broker (also used by the `events` subcommand). */
+export function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): EventTransport {
   switch (cfg.broker.url.transport) {
     case 'redis':
       return new RedisEventSubscriber(cfg.broker, hooks, log);
