@@ -4,6 +4,7 @@ usage: send.py <workload> [args...]
   standard <queueA> <queueB>   the foundation workload (see WORKLOADS below)
   add <queue> <n> [priority]   n × tests.add on a queue
   sleep <queue> <seconds>      one tests.sleep
+  countdown <queue> <n> <s>    n × tests.add due in s seconds (held by a worker as scheduled)
 """
 import json
 import sys
@@ -45,6 +46,9 @@ def main():
         priority = int(args[2]) if len(args) > 2 else None
         ids = [add.apply_async((i, i), queue=queue, priority=priority).id for i in range(n)]
         out = {"ids": ids}
+    elif workload == "countdown":
+        queue, n, seconds = args[0], int(args[1]), float(args[2])
+        out = {"ids": [add.apply_async((i, i), queue=queue, countdown=seconds).id for i in range(n)]}
     elif workload == "sleep":
         out = {"id": sleep.apply_async((float(args[1]),), queue=args[0]).id}
     else:

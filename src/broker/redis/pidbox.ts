@@ -39,6 +39,8 @@ export class RedisMailbox implements Mailbox {
   private readonly pending = new Map<string, Cleanup>();
   private readonly lateSweeps = new Map<NodeJS.Timeout, string[]>();
   private integerTimeouts = false;
+  /** The last connection error, which says more than ioredis's "max retries" rejection. */
+  private lastConnError: string | undefined;
   private closed = false;
   private readonly prefix: string;
   private readonly sep: string;
@@ -71,14 +73,18 @@ export class RedisMailbox implements Mailbox {
     } catch (err) {
       // The SADD may still land later; make sure it is undone.
       this.pending.set(cleanup.member, cleanup);
-      throw err;
+      throw this.explain(err);
     }
     return new RedisInbox(this, cleanup);
   }
 
   async publish(request: PidboxRequest, headers: RequestHeaders, signal?: AbortSignal): Promise<number> {
     this.assertOpen();
-    return raceAbort(this.command().publish(this.channel, envelope(request, headers, this.names)), signal);
+    try {
+      return await raceAbort(this.command().publish(this.channel, envelope(request, headers, this.names)), signal);
+    } catch (err) {
+      throw this.explain(err);
+    }
   }
 
   async close(): Promise<void> {
@@ -113,7 +119,7 @@ export class RedisMailbox implements Mailbox {
         this.integerTimeouts = true;
         return this.pop(conn, keys, idleMs, signal);
       }
-      throw err;
+      throw this.explain(err);
     }
     return res === null ? undefined : unframe(res[1]);
   }
@@ -123,7 +129,7 @@ export class RedisMailbox implements Mailbox {
     const c = this.idle.pop();
     if (c !== undefined) return c;
     const conn = new Redis({ ...redisOptions(this.cfg, 'celery-exporter:control-reply'), maxRetriesPerRequest: 1 });
-    conn.on('error', (err: Error) => this.log?.debug({ err: err.message }, 'remote control reply connection error'));
+    conn.on('error', (err: Error) => this.onConnError(err));
     this.open.add(conn);
     return conn;
   }
@@ -183,9 +189,21 @@ export class RedisMailbox implements Mailbox {
   private command(): Redis {
     if (this.cmd === undefined) {
       this.cmd = new Redis({ ...redisOptions(this.cfg, 'celery-exporter:control'), maxRetriesPerRequest: 1 });
-      this.cmd.on('error', (err: Error) => this.log?.debug({ err: err.message }, 'remote control connection error'));
+      this.cmd.on('error', (err: Error) => this.onConnError(err));
+      this.cmd.on('ready', () => (this.lastConnError = undefined));
     }
     return this.cmd;
+  }
+
+  private onConnError(err: Error): void {
+    this.lastConnError = err.message;
+    this.log?.debug({ err: err.message }, 'remote control connection error');
+  }
+
+  private explain(err: unknown): Error {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (this.lastConnError !== undefined && /max retries per request/i.test(e.message)) return new Error(this.lastConnError);
+    return e;
   }
 
   private assertOpen(): void {
