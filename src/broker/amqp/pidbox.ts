@@ -74,7 +74,7 @@ export class AmqpMailbox implements Mailbox {
     ch.publish(this.names.requestExchange, '', Buffer.from(JSON.stringify(request)), {
       contentType: 'application/json',
       contentEncoding: 'utf-8',
-      headers,
+      headers: amqpRequestHeaders(headers),
       deliveryMode: 2,
       priority: 0,
     });
@@ -178,6 +178,17 @@ class AmqpInbox implements ReplyInbox {
     this.waiter = undefined;
     w?.(err);
   }
+}
+
+/**
+ * The request headers with explicit AMQP field types. Left to itself amqplib sends an integer
+ * from 128 to 32767 with the tag `s` (RabbitMQ's signed short), which py-amqp reads as a short
+ * *string*: the worker's connection fails to parse the frame and the worker dies
+ * ("Unrecoverable error: UnicodeDecodeError"). `I`/`l` and `d` read the same on both sides.
+ */
+export function amqpRequestHeaders(h: RequestHeaders): Record<string, unknown> {
+  const int = (v: number) => ({ '!': v >= -0x80000000 && v < 0x80000000 ? 'int' : 'long', value: v });
+  return { clock: int(h.clock), expires: h.expires === 0 ? int(0) : { '!': 'double', value: h.expires } };
 }
 
 async function openChannel(conn: ChannelModel): Promise<Channel> {
