@@ -16,11 +16,13 @@ export async function runEvents(argv: Record<string, unknown>, filters: EventFil
   const broker = cfg.broker;
   const log = createLogger(String(argv['log-level'] ?? 'warn'), 'pretty');
   const sink = new EventLog(filters, (line) => process.stdout.write(`${line}\n`), json);
+  let stopping = false;
   const transport = createTransport(
     cfg,
     {
       pipeline: sink,
       onReadyChange: (ready, reason) => {
+        if (stopping) return;
         const what = ready ? `listening for events on ${broker.url.masked} (Ctrl-C stops)` : `not receiving events: ${reason}`;
         process.stderr.write(`${scrub(what)}\n`);
       },
@@ -40,6 +42,7 @@ export async function runEvents(argv: Record<string, unknown>, filters: EventFil
     process.once('SIGTERM', resolve);
   });
   clearInterval(timer);
+  stopping = true;
   await Promise.race([transport.stop(), new Promise((r) => setTimeout(r, 3000))]);
   return 0;
 }

@@ -11,7 +11,7 @@ type Obj = Record<string, unknown>;
 export function inspectTable(method: string, nodes: Record<string, unknown>): string {
   const spec = TABLES[method] ?? GENERIC;
   const rows: Row[] = [];
-  for (const [node, value] of Object.entries(nodes)) {
+  for (const [node, value] of Object.entries(nodes).sort(([a], [b]) => a.localeCompare(b))) {
     if (isErrorReply(value)) {
       rows.push([node, `error: ${String(value.error)}`, ...spec.headers.slice(2).map(() => '')]);
       continue;

@@ -38,6 +38,8 @@ export class RedisMailbox implements Mailbox {
   /** Cleanups that failed (connection lost); retried before the next call and on close. */
   private readonly pending = new Map<string, Cleanup>();
   private readonly lateSweeps = new Map<NodeJS.Timeout, string[]>();
+  /** Cleanups under way; close() waits for them (a shutdown aborts calls just before closing). */
+  private readonly cleaning = new Set<Promise<void>>();
   private integerTimeouts = false;
   /** The last connection error, which says more than ioredis's "max retries" rejection. */
   private lastConnError: string | undefined;
@@ -90,6 +92,7 @@ export class RedisMailbox implements Mailbox {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.allSettled([...this.cleaning]);
     const late = [...this.lateSweeps.entries()];
     this.lateSweeps.clear();
     for (const [t] of late) clearTimeout(t);
@@ -145,7 +148,13 @@ export class RedisMailbox implements Mailbox {
   }
 
   /** SREM the binding first (no reply can be routed here any more), then DEL the lists. */
-  async cleanup(c: Cleanup): Promise<void> {
+  cleanup(c: Cleanup): Promise<void> {
+    const p = this.doCleanup(c).finally(() => this.cleaning.delete(p));
+    this.cleaning.add(p);
+    return p;
+  }
+
+  private async doCleanup(c: Cleanup): Promise<void> {
     try {
       const cmd = this.command();
       await cmd.srem(this.bindingKey, c.member);
@@ -187,6 +196,7 @@ export class RedisMailbox implements Mailbox {
   }
 
   private command(): Redis {
+    if (this.closed && this.cmd === undefined) throw new Error('remote control mailbox is closed');
     if (this.cmd === undefined) {
       this.cmd = new Redis({ ...redisOptions(this.cfg, 'celery-exporter:control'), maxRetriesPerRequest: 1 });
       this.cmd.on('error', (err: Error) => this.onConnError(err));
