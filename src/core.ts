@@ -4,6 +4,7 @@ import type { Logger } from './log.js';
 import { RateLimitedLog } from './log.js';
 import { BacklogMetrics } from './metrics/backlog-metrics.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
+import { ControlSelfMetrics, InspectMetrics } from './metrics/inspect-metrics.js';
 import { QueueMetrics } from './metrics/queue-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
@@ -38,6 +39,8 @@ export class Core {
   readonly brokerMetrics: BrokerMetrics;
   readonly backlogMetrics: BacklogMetrics;
   readonly backlog: BacklogSignals;
+  readonly inspectMetrics: InspectMetrics;
+  readonly controlMetrics: ControlSelfMetrics;
   readonly queues: QueueRegistry;
   readonly tracker: TaskTracker;
   readonly workers: WorkerState;
@@ -63,6 +66,8 @@ export class Core {
     this.queueMetrics = new QueueMetrics(this.registry);
     this.brokerMetrics = new BrokerMetrics(this.registry);
     this.backlogMetrics = new BacklogMetrics(this.registry);
+    this.inspectMetrics = new InspectMetrics(this.registry);
+    this.controlMetrics = new ControlSelfMetrics(this.registry);
     this.queues = new QueueRegistry(cfg.queues ?? []);
     const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
     const evictions = { capacity: this.self.evicted.labels('capacity'), ttl: this.self.evicted.labels('ttl') };

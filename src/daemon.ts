@@ -12,6 +12,7 @@ import { WebConfigFile } from './http/web-config.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import type { PollerSchedule } from './pollers/poller.js';
 import { PollScheduler } from './pollers/scheduler.js';
+import { remoteControlPollers } from './remote/pollers.js';
 import { VERSION } from './version.js';
 
 export interface Daemon {
@@ -99,10 +100,12 @@ function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
     schedules.push({ poller, ...every });
   }
   if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, core, log));
+  schedules.push(...remoteControlPollers(cfg, core, log));
   return schedules;
 }
 
-function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): EventTransport {
+/** The event stream of the configured broker (also used by the `events` subcommand). */
+export function createTransport(cfg: Config, hooks: TransportHooks, log: Logger): EventTransport {
   switch (cfg.broker.url.transport) {
     case 'redis':
       return new RedisEventSubscriber(cfg.broker, hooks, log);

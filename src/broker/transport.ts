@@ -13,8 +13,11 @@ export interface EventTransport {
   readonly ready: boolean;
 }
 
+/** What a transport feeds: the daemon's pipeline, or another consumer of raw messages (the `events` command). */
+export type EventSink = Pick<EventPipeline, 'onRedisMessage' | 'onRedisMessageBuffer' | 'onAmqpMessage'>;
+
 export interface TransportHooks {
-  pipeline: EventPipeline;
+  pipeline: EventSink;
   /** Called on every change of readiness, with a short reason for the log. */
   onReadyChange(ready: boolean, reason: string): void;
   /** Called each time a connection is re-established after a loss. */

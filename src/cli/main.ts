@@ -1,12 +1,16 @@
-import yargs, { type Argv } from 'yargs';
-import { buildConfig, loadConfigFile } from '../config/config.js';
+import yargs, { type Argv, type Options } from 'yargs';
+import { buildConfig, listOption, loadConfigFile } from '../config/config.js';
 import { ENV_PREFIX } from '../config/defaults.js';
 import { ConfigError } from '../config/errors.js';
-import { daemonOptions } from '../config/options.js';
+import { brokerOptions, daemonOptions } from '../config/options.js';
+import { parseList } from '../config/parse.js';
 import { scrub } from '../config/secrets.js';
 import { startDaemon } from '../daemon.js';
 import { createLogger, type Logger } from '../log.js';
+import { CONTROL_METHODS, INSPECT_METHODS } from '../remote/methods.js';
 import { VERSION } from '../version.js';
+import { runEvents } from './events.js';
+import { Reported, runControl, runInspect, type RemoteArgs } from './remote-commands.js';
 
 const NAME = 'celery-prometheus-exporter';
 
@@ -19,16 +23,53 @@ function configFailure(message: string): never {
 export async function runCli(args: string[]): Promise<void> {
   const parser: Argv = yargs(args)
     .scriptName(NAME)
-    .usage(`$0 [options]\n\nExports Celery task, worker and queue metrics to Prometheus.`)
+    .usage(`$0 [options]\n$0 <command> [options]\n\nExports Celery task, worker and queue metrics to Prometheus.`)
     .env(ENV_PREFIX)
     .config('config', 'YAML or JSON file holding any of the options below (flag names as keys)', loadConfigFile)
-    .options(daemonOptions)
-    .option('print-config', {
-      type: 'boolean',
-      describe: 'Print the effective configuration as JSON (passwords masked) and exit',
-      group: 'Options:',
-    })
-    .strictOptions()
+    .options(brokerOptions)
+    .command(
+      '$0',
+      'Run the exporter (the default command)',
+      (y) =>
+        y.options(daemonOnlyOptions).option('print-config', {
+          type: 'boolean',
+          describe: 'Print the effective configuration as JSON (passwords masked) and exit',
+          group: 'Options:',
+        }),
+      (argv) => startCommand(argv as Record<string, unknown>),
+    )
+    .command(
+      'inspect <method>',
+      'Ask the workers, like `celery inspect <method>` (no Python needed)',
+      (y) =>
+        y
+          .positional('method', { choices: INSPECT_METHODS, describe: 'Inspect method', type: 'string' })
+          .options({ ...remoteOptions, ...hiddenDaemonOptions })
+          .example('$0 inspect ping', 'which workers answer')
+          .example('$0 inspect stats --json -d celery@host1', 'one worker’s stats as JSON'),
+      (argv) => remoteCommand(argv as Record<string, unknown>, runInspect),
+    )
+    .command(
+      'control <method>',
+      'Send a control command to the workers, like `celery control <method>`',
+      (y) =>
+        y
+          .positional('method', { choices: CONTROL_METHODS, describe: 'Control command', type: 'string' })
+          .options({ ...remoteOptions, ...hiddenDaemonOptions })
+          .example('$0 control enable_events', 'switch task events on in every worker'),
+      (argv) => remoteCommand(argv as Record<string, unknown>, runControl),
+    )
+    .command(
+      'events',
+      'Print the live event stream, one line per event (time, type, task, uuid, worker, outcome)',
+      (y) =>
+        y
+          .options({ ...eventsOptions, ...hiddenDaemonOptions })
+          .example('$0 events --type "task-f*" --task "app.tasks.*"', 'failures of some tasks')
+          .example('$0 events --json --worker "celery@web-*"', 'one JSON object per event'),
+      (argv) => eventsCommand(argv as Record<string, unknown>),
+    )
+    .strict()
     .version(VERSION)
     .help()
     .wrap(Math.min(120, process.stdout.columns || 100))
@@ -38,7 +79,43 @@ export async function runCli(args: string[]): Promise<void> {
       configFailure(msg ?? 'invalid arguments');
     });
 
-  const argv = (await parser.parseAsync()) as Record<string, unknown>;
+  await parser.parseAsync();
+}
+
+/** Options of the daemon alone; the subcommands accept them silently (shared env and config files). */
+const daemonOnlyOptions = Object.fromEntries(
+  Object.entries(daemonOptions).filter(([k]) => !(k in brokerOptions)),
+) as Record<string, Options>;
+const hiddenDaemonOptions = Object.fromEntries(
+  Object.entries(daemonOnlyOptions).map(([k, o]) => [k, { ...o, hidden: true }]),
+) as Record<string, Options>;
+
+const remoteOptions = {
+  destination: {
+    alias: 'd',
+    type: 'string',
+    array: true,
+    describe: 'Only these workers (node names, comma-separated or repeated)',
+    group: 'Remote control:',
+  },
+  timeout: {
+    alias: 't',
+    type: 'number',
+    default: 1,
+    describe: 'Seconds to wait for the next reply (the wait ends after this long without one)',
+    group: 'Remote control:',
+  },
+  json: { alias: 'j', type: 'boolean', default: false, describe: 'Print the replies as JSON, as `celery … --json` does', group: 'Remote control:' },
+} as const satisfies Record<string, Options>;
+
+const eventsOptions = {
+  type: { type: 'string', array: true, describe: 'Only these event types (globs, e.g. "task-failed", "task-*")', group: 'Filters:' },
+  task: { type: 'string', array: true, describe: 'Only these task names (globs)', group: 'Filters:' },
+  worker: { type: 'string', array: true, describe: 'Only events from these hostnames (globs, e.g. "celery@web-*")', group: 'Filters:' },
+  json: { type: 'boolean', default: false, describe: 'One JSON object per event (the event as sent, plus the task name and queue when known)', group: 'Output:' },
+} as const satisfies Record<string, Options>;
+
+async function startCommand(argv: Record<string, unknown>): Promise<void> {
   let cfg;
   try {
     cfg = buildConfig(argv);
@@ -52,6 +129,43 @@ export async function runCli(args: string[]): Promise<void> {
   }
   const log = createLogger(cfg.log.level, cfg.log.format);
   await runDaemon(cfg, log);
+}
+
+async function remoteCommand(
+  argv: Record<string, unknown>,
+  run: (argv: Record<string, unknown>, a: RemoteArgs) => Promise<number>,
+): Promise<void> {
+  const timeout = Number(argv['timeout']);
+  if (!Number.isFinite(timeout) || timeout <= 0) configFailure(`invalid --timeout: "${String(argv['timeout'])}" is not a positive number of seconds`);
+  const a: RemoteArgs = {
+    method: String(argv['method']),
+    destination: parseList(listOption(argv, 'destination')),
+    timeoutSeconds: timeout,
+    json: argv['json'] === true,
+  };
+  await finish(() => run(argv, a));
+}
+
+async function eventsCommand(argv: Record<string, unknown>): Promise<void> {
+  const filters = {
+    types: parseList(listOption(argv, 'type')),
+    tasks: parseList(listOption(argv, 'task')),
+    workers: parseList(listOption(argv, 'worker')),
+  };
+  await finish(() => runEvents(argv, filters, argv['json'] === true));
+}
+
+/** Runs a subcommand and exits with its status once stdout is flushed (piped output is async). */
+async function finish(run: () => Promise<number>): Promise<void> {
+  let code: number;
+  try {
+    code = await run();
+  } catch (err) {
+    if (!(err instanceof Reported)) process.stderr.write(`${NAME}: ${scrub(err instanceof Error ? err.message : String(err))}\n`);
+    code = typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : 1;
+  }
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
 }
 
 async function runDaemon(cfg: ReturnType<typeof buildConfig>, log: Logger): Promise<void> {

@@ -45,7 +45,18 @@ export interface Config {
   queues: { names: string[]; pollInterval: number; pollTimeout: number; discoveryInterval: number; forgetAfter: number };
   /** RabbitMQ-only settings (read with any broker, used with amqp://). */
   amqp: AmqpConfig;
+  remoteControl: RemoteControlConfig;
   log: { level: LogLevel; format: 'json' | 'pretty' };
+}
+
+/** Remote-control pollers (inspect metrics, enable_events); durations in seconds. */
+export interface RemoteControlConfig {
+  inspect: boolean;
+  pollInterval: number;
+  pollTimeout: number;
+  replyTimeout: number;
+  enableEvents: boolean;
+  enableEventsInterval: number;
 }
 
 type Argv = Record<string, unknown>;
@@ -170,9 +181,27 @@ export function buildConfig(argv: Argv): Config {
       forgetAfter: parseSeconds('queue-forget-after', argv['queue-forget-after']),
     },
     amqp: buildAmqpConfig(argv, broker.url),
+    remoteControl: buildRemoteControlConfig(argv),
     log: {
       level: parseChoice('log-level', argv['log-level'], ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
       format: parseChoice('log-format', argv['log-format'], ['json', 'pretty']),
     },
+  };
+}
+
+function buildRemoteControlConfig(argv: Argv): RemoteControlConfig {
+  const replyTimeout = parseSeconds('inspect-reply-timeout', argv['inspect-reply-timeout'] ?? 1, { allowZero: false });
+  const pollTimeout = parseSeconds('inspect-poll-timeout', argv['inspect-poll-timeout'] ?? 10, { allowZero: false });
+  // A round is a ping and then four calls side by side, each ending with one idle reply window.
+  if (pollTimeout <= 2 * replyTimeout) {
+    throw new ConfigError('inspect-poll-timeout', `must be more than twice --inspect-reply-timeout (${replyTimeout} s), got ${pollTimeout} s`);
+  }
+  return {
+    inspect: argv['inspect-metrics'] !== false,
+    pollInterval: parseSeconds('inspect-poll-interval', argv['inspect-poll-interval'] ?? 15, { allowZero: false }),
+    pollTimeout,
+    replyTimeout,
+    enableEvents: argv['enable-events'] !== false,
+    enableEventsInterval: parseSeconds('enable-events-interval', argv['enable-events-interval'] ?? 60, { allowZero: false }),
   };
 }

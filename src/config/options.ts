@@ -147,6 +147,42 @@ export const daemonOptions = {
     describe: 'Seconds after which a started task counts in celery_tasks_running_longer_than_threshold (0 = no such series)',
     group: 'Metrics:',
   },
+  'inspect-metrics': {
+    type: 'boolean',
+    default: true,
+    describe: 'Poll the workers by remote control (ping, stats, active_queues, reserved, scheduled) for pool metrics; --no-inspect-metrics turns it off',
+    group: 'Remote control:',
+  },
+  'inspect-poll-interval': {
+    type: 'number',
+    default: 15,
+    describe: 'Seconds between inspect rounds',
+    group: 'Remote control:',
+  },
+  'inspect-poll-timeout': {
+    type: 'number',
+    default: 10,
+    describe: 'Seconds an inspect round (or enable_events broadcast) may take before it is abandoned and counted as failed',
+    group: 'Remote control:',
+  },
+  'inspect-reply-timeout': {
+    type: 'number',
+    default: 1,
+    describe: 'Reply window of each remote-control call: collection ends after this many seconds without a new reply (Celery’s inspect --timeout)',
+    group: 'Remote control:',
+  },
+  'enable-events': {
+    type: 'boolean',
+    default: true,
+    describe: 'Broadcast enable_events at start and periodically, so workers started without -E send task events; --no-enable-events turns it off',
+    group: 'Remote control:',
+  },
+  'enable-events-interval': {
+    type: 'number',
+    default: 60,
+    describe: 'Seconds between enable_events broadcasts',
+    group: 'Remote control:',
+  },
   'log-level': {
     type: 'string',
     default: 'info',

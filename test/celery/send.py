@@ -7,6 +7,7 @@ usage: send.py [--no-sent-event] <workload> [args...]
   countdown <queue> <n> <s>    n × tests.add due in s seconds (ETA: workers hold them reserved)
   sleep <queue> <seconds>      one tests.sleep
 --no-sent-event: this producer sends no task-sent events.
+  countdown <queue> <n> <s>    n × tests.add due in s seconds (held by a worker as scheduled)
 """
 import json
 import sys

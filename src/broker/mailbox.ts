@@ -1,0 +1,15 @@
+import type { BrokerConfig } from '../config/config.js';
+import type { Logger } from '../log.js';
+import type { Mailbox } from '../remote/mailbox.js';
+import { AmqpMailbox } from './amqp/pidbox.js';
+import { RedisMailbox } from './redis/pidbox.js';
+
+/** The remote-control (pidbox) adapter for the configured broker. Connects on first use. */
+export function createMailbox(cfg: BrokerConfig, log?: Logger): Mailbox {
+  switch (cfg.url.transport) {
+    case 'redis':
+      return new RedisMailbox(cfg, log);
+    case 'amqp':
+      return new AmqpMailbox(cfg, log);
+  }
+}

@@ -1,0 +1,62 @@
+import { buildConfig, type Config } from '../config/config.js';
+import { ConfigError } from '../config/errors.js';
+import { scrub } from '../config/secrets.js';
+import { createTransport } from '../daemon.js';
+import { createLogger } from '../log.js';
+import { EventLog, type EventFilters } from './event-log.js';
+import { Reported } from './remote-commands.js';
+
+/**
+ * `events`: the live event stream, one line per event, for finding out why a metric stays at
+ * zero. Uses the daemon's transport and decoder; writes nothing to the broker. Runs until
+ * SIGINT/SIGTERM.
+ */
+export async function runEvents(argv: Record<string, unknown>, filters: EventFilters, json: boolean): Promise<number> {
+  const cfg = fullConfig(argv);
+  const broker = cfg.broker;
+  const log = createLogger(String(argv['log-level'] ?? 'warn'), 'pretty');
+  const sink = new EventLog(filters, (line) => process.stdout.write(`${line}\n`), json);
+  let stopping = false;
+  const transport = createTransport(
+    cfg,
+    {
+      pipeline: sink,
+      onReadyChange: (ready, reason) => {
+        if (stopping) return;
+        const what = ready ? `listening for events on ${broker.url.masked} (Ctrl-C stops)` : `not receiving events: ${reason}`;
+        process.stderr.write(`${scrub(what)}\n`);
+      },
+    },
+    log,
+  );
+  transport.start();
+  const timer = setInterval(() => {
+    if (sink.invalid.size === 0) return;
+    const parts = [...sink.invalid].map(([r, n]) => `${n} ${r}`);
+    sink.invalid.clear();
+    process.stderr.write(`skipped messages that are not readable events: ${parts.join(', ')}\n`);
+  }, 10_000);
+  timer.unref();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  clearInterval(timer);
+  stopping = true;
+  await Promise.race([transport.stop(), new Promise((r) => setTimeout(r, 3000))]);
+  return 0;
+}
+
+/** The daemon's whole configuration: the transport reads its broker options from it. */
+function fullConfig(argv: Record<string, unknown>): Config {
+  try {
+    return buildConfig(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`celery-prometheus-exporter: ${scrub(err.message)}\n`);
+      process.exitCode = 2;
+      throw new Reported();
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,141 @@
+import { Counter } from './counter.js';
+import { Gauge } from './gauge.js';
+import type { MetricRegistry } from './registry.js';
+
+/**
+ * Worker gauges read by remote control (inspect stats/active_queues/reserved/scheduled/ping),
+ * polled in the background. Every per-worker series carries `hostname`, so the offline-worker
+ * purge removes them with the rest of the worker's series.
+ */
+export class InspectMetrics {
+  readonly maxConcurrency: Gauge;
+  readonly processes: Gauge;
+  readonly prefetchCount: Gauge;
+  readonly reserved: Gauge;
+  readonly scheduled: Gauge;
+  readonly uptime: Gauge;
+  readonly cpuUser: Counter;
+  readonly cpuSystem: Counter;
+  readonly maxRss: Gauge;
+  readonly pingSuccess: Gauge;
+  readonly pingDuration: Gauge;
+  readonly utilization: Gauge;
+  readonly queueWorkers: Gauge;
+  readonly queueProcesses: Gauge;
+
+  constructor(reg: MetricRegistry) {
+    const h = ['hostname'];
+    const q = ['queue_name'];
+    this.maxConcurrency = reg.register(
+      new Gauge({ name: 'celery_worker_pool_max_concurrency', help: 'Task slots of the worker pool (inspect stats pool.max-concurrency).', labelNames: h }),
+    );
+    this.processes = reg.register(
+      new Gauge({
+        name: 'celery_worker_pool_processes',
+        help: 'Child processes of the worker pool (inspect stats pool.processes); absent for pools without processes (threads, gevent, eventlet).',
+        labelNames: h,
+      }),
+    );
+    this.prefetchCount = reg.register(
+      new Gauge({ name: 'celery_worker_prefetch_count', help: 'Current prefetch (QoS) limit of the worker (inspect stats prefetch_count).', labelNames: h }),
+    );
+    this.reserved = reg.register(
+      new Gauge({ name: 'celery_worker_tasks_reserved', help: 'Tasks the worker has received and not started (inspect reserved).', labelNames: h }),
+    );
+    this.scheduled = reg.register(
+      new Gauge({ name: 'celery_worker_tasks_scheduled', help: 'ETA/countdown tasks the worker holds until they are due (inspect scheduled).', labelNames: h }),
+    );
+    this.uptime = reg.register(
+      new Gauge({ name: 'celery_worker_uptime_seconds', help: 'Seconds since the worker started (inspect stats uptime).', labelNames: h }),
+    );
+    this.cpuUser = reg.register(
+      new Counter({
+        name: 'celery_worker_cpu_user_seconds_total',
+        help: 'User CPU time of the worker main process (inspect stats rusage.utime; pool children not included).',
+        labelNames: h,
+      }),
+    );
+    this.cpuSystem = reg.register(
+      new Counter({
+        name: 'celery_worker_cpu_system_seconds_total',
+        help: 'System CPU time of the worker main process (inspect stats rusage.stime; pool children not included).',
+        labelNames: h,
+      }),
+    );
+    this.maxRss = reg.register(
+      new Gauge({
+        name: 'celery_worker_max_resident_memory_bytes',
+        help: 'Peak resident memory of the worker main process (inspect stats rusage.maxrss, KiB on Linux, converted to bytes).',
+        labelNames: h,
+      }),
+    );
+    this.pingSuccess = reg.register(
+      new Gauge({
+        name: 'celery_worker_ping_success',
+        help: '1 when the worker answered the last remote-control ping within the reply window, else 0.',
+        labelNames: h,
+      }),
+    );
+    this.pingDuration = reg.register(
+      new Gauge({ name: 'celery_worker_ping_duration_seconds', help: 'Time from sending the last ping to the worker’s reply.', labelNames: h }),
+    );
+    this.utilization = reg.register(
+      new Gauge({
+        name: 'celery_worker_pool_utilization_ratio',
+        help: 'Busy task slots ÷ pool size: heartbeat "active" over pool max-concurrency (0 to 1).',
+        labelNames: h,
+      }),
+    );
+    this.queueWorkers = reg.register(
+      new Gauge({ name: 'celery_active_worker_count', help: 'Workers consuming from the queue (inspect active_queues).', labelNames: q }),
+    );
+    this.queueProcesses = reg.register(
+      new Gauge({
+        name: 'celery_active_process_count',
+        help: 'Pool processes of the workers consuming from the queue (sum of their pool.processes; pools without processes add none).',
+        labelNames: q,
+      }),
+    );
+  }
+
+  /** Families with one series per worker, in the order the poller fills them. */
+  get perWorker(): Array<Gauge | Counter> {
+    return [
+      this.maxConcurrency,
+      this.processes,
+      this.prefetchCount,
+      this.reserved,
+      this.scheduled,
+      this.uptime,
+      this.cpuUser,
+      this.cpuSystem,
+      this.maxRss,
+      this.pingSuccess,
+      this.pingDuration,
+      this.utilization,
+    ];
+  }
+}
+
+/** The exporter's own remote-control counters. */
+export class ControlSelfMetrics {
+  readonly enableEventsBroadcasts: Counter;
+  readonly invalidReplies: Counter;
+
+  constructor(reg: MetricRegistry) {
+    this.enableEventsBroadcasts = reg.register(
+      new Counter({
+        name: 'celery_exporter_enable_events_broadcasts_total',
+        help: 'enable_events remote-control broadcasts sent to the workers.',
+      }),
+    );
+    this.enableEventsBroadcasts.labels();
+    this.invalidReplies = reg.register(
+      new Counter({
+        name: 'celery_exporter_control_replies_invalid_total',
+        help: 'Remote-control replies skipped because they could not be read, by reason.',
+        labelNames: ['reason'],
+      }),
+    );
+  }
+}

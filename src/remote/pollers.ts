@@ -1,0 +1,53 @@
+import { createMailbox } from '../broker/mailbox.js';
+import type { Config } from '../config/config.js';
+import type { Core } from '../core.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import type { PollerSchedule } from '../pollers/poller.js';
+import { LabelPolicy } from '../state/labels.js';
+import { RemoteControl } from './client.js';
+import { EnableEventsPoller } from './enable-events-poller.js';
+import { InspectPoller } from './inspect-poller.js';
+import type { Mailbox } from './mailbox.js';
+
+/** The remote-control pollers the configuration asks for, sharing one mailbox (connections). */
+export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
+  const rcfg = cfg.remoteControl;
+  if (!rcfg.inspect && !rcfg.enableEvents) return [];
+  const rc = new RemoteControl(mailbox ?? createMailbox(cfg.broker, log), {
+    onInvalidReply: (reason) => core.controlMetrics.invalidReplies.labels(reason).inc(),
+  });
+  const rateLimited = new RateLimitedLog(log);
+  const replyTimeoutMs = rcfg.replyTimeout * 1000;
+  const timeoutMs = rcfg.pollTimeout * 1000;
+  const out: PollerSchedule[] = [];
+  if (rcfg.inspect) {
+    const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
+    const poller = new InspectPoller(
+      {
+        rc,
+        metrics: core.inspectMetrics,
+        workerMetrics: core.workerMetrics,
+        workers: core.workers,
+        queues: core.queues,
+        labels,
+        purgeHostname: (h) => core.purgeHostname(h),
+        log: rateLimited,
+      },
+      { replyTimeoutMs, purgeAfterMs: cfg.workers.purgeAfter * 1000 },
+    );
+    out.push({ poller, intervalMs: rcfg.pollInterval * 1000, timeoutMs });
+  }
+  if (rcfg.enableEvents) {
+    log.info(
+      { intervalSeconds: rcfg.enableEventsInterval },
+      'broadcasting enable_events to the workers now and periodically, so workers started without -E send task events (--no-enable-events turns this off)',
+    );
+    const broadcasts = core.controlMetrics.enableEventsBroadcasts.labels();
+    out.push({
+      poller: new EnableEventsPoller(rc, broadcasts, replyTimeoutMs, log, rateLimited),
+      intervalMs: rcfg.enableEventsInterval * 1000,
+      timeoutMs,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AmqpMailbox } from '../../src/broker/amqp/pidbox.js';
+import { buildBrokerConfig } from '../../src/config/config.js';
+import { Core } from '../../src/core.js';
+import { RateLimitedLog } from '../../src/log.js';
+import { byNode, RemoteControl } from '../../src/remote/client.js';
+import { InspectPoller } from '../../src/remote/inspect-poller.js';
+import { LabelPolicy } from '../../src/state/labels.js';
+import { amqpUrl } from '../helpers/brokers.js';
+import { celeryCli, sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
+import { CLI, ROOT } from '../helpers/exporter.js';
+import { uid } from '../helpers/ids.js';
+import { celeryInspect, celeryView, expectMetricsMatchCelery, expectSameInspectJson } from '../helpers/inspect-compare.js';
+import { parseMetrics, select, waitFor } from '../helpers/metrics.js';
+import { createVhost, deleteVhost, listQueues } from '../helpers/rabbitmqctl.js';
+import { testConfig } from '../unit/core.js';
+
+const run = promisify(execFile);
+
+/**
+ * Remote control over RabbitMQ, in a vhost of its own, against two real Celery workers of
+ * different concurrency and queues. The AMQP event transport is another component; the inspect
+ * poller is driven here directly, as the daemon's scheduler does.
+ */
+const id = uid();
+const VHOST = `rc-${id}`;
+const QA = `rc-a-${id}`;
+const QB = `rc-b-${id}`;
+const QS = `rc-shared-${id}`;
+const W1 = `rc1-${id}@${hostname()}`;
+const W2 = `rc2-${id}@${hostname()}`;
+let url: string;
+let workers: Worker[] = [];
+
+const broker = () => buildBrokerConfig({ 'broker-url': url });
+
+async function cli(args: string[]) {
+  try {
+    const r = await run(process.execPath, [CLI, ...args, '--broker-url', url], { cwd: ROOT, timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('remote control over RabbitMQ with real workers', () => {
+  beforeAll(async () => {
+    await createVhost(VHOST);
+    url = amqpUrl(VHOST);
+    workers = await Promise.all([
+      startWorker({ brokerUrl: url, queues: [QA, QS], name: W1, concurrency: 2 }),
+      startWorker({ brokerUrl: url, queues: [QB, QS], name: W2, concurrency: 3 }),
+    ]);
+    for (let i = 0; i < 3; i++) await sendWorkload(url, ['sleep', QA, '300']);
+    await sendWorkload(url, ['countdown', QB, '2', '600']);
+    // Waits with our own client: Celery's would leave its reply queues in the vhost for a while.
+    const rc = new RemoteControl(new AmqpMailbox(broker()));
+    try {
+      await waitFor(
+        async () => byNode((await rc.call('reserved', { timeoutMs: 1000, destination: [W1] })).replies).nodes,
+        (n) => Array.isArray(n[W1]) && (n[W1] as unknown[]).length === 1,
+        { timeoutMs: 60_000, what: 'W1 to hold one reserved task' },
+      );
+    } finally {
+      await rc.close();
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.kill()));
+    await deleteVhost(VHOST);
+  });
+
+  it('1,000 consecutive calls leave no queue in the vhost', async () => {
+    const before = await listQueues(VHOST);
+    expect(before).toContain(`${W1}.celery.pidbox`);
+    expect(before.filter((q) => q.endsWith('.reply.celery.pidbox'))).toEqual([]);
+    const rc = new RemoteControl(new AmqpMailbox(broker()));
+    const methods = ['ping', 'stats', 'active_queues', 'reserved', 'scheduled'];
+    const tally = { answered: 0, unanswered: 0, aborted: 0 };
+    for (let i = 0; i < 1000; i++) {
+      const method = methods[i % methods.length]!;
+      if (i % 100 === 7) {
+        const r = await rc.call(method, { timeoutMs: 50, destination: ['nobody@nowhere'] });
+        expect(r.replies).toEqual([]);
+        tally.unanswered++;
+      } else if (i % 100 === 13) {
+        const ac = new AbortController();
+        setTimeout(() => ac.abort(new Error('poll timed out')), 100);
+        await expect(rc.call(method, { timeoutMs: 5000, destination: ['nobody@nowhere'], signal: ac.signal })).rejects.toThrow('poll timed out');
+        tally.aborted++;
+      } else {
+        // The destination gives the expected count, so a call ends at the second reply.
+        const r = await rc.call(method, { timeoutMs: 2000, destination: [W1, W2] });
+        expect(r.replies.map((x) => x.hostname).sort()).toEqual([W1, W2].sort());
+        tally.answered++;
+      }
+    }
+    expect(tally).toEqual({ answered: 980, unanswered: 10, aborted: 10 });
+    // Checked while the connection is still open: the reply queues are exclusive and would
+    // vanish with it anyway, so only this shows they are deleted call by call.
+    expect(await listQueues(VHOST)).toEqual(before);
+    await rc.close();
+    expect(await listQueues(VHOST)).toEqual(before);
+  });
+
+  it('every inspect metric equals what celery inspect reports for the same workers', async () => {
+    const core = new Core({ ...testConfig(), queues: [] }, pino({ level: 'silent' }), Date.now, { defaultMetrics: false });
+    const rc = new RemoteControl(new AmqpMailbox(broker()), { onInvalidReply: (r) => core.controlMetrics.invalidReplies.labels(r).inc() });
+    const poller = new InspectPoller(
+      {
+        rc,
+        metrics: core.inspectMetrics,
+        workerMetrics: core.workerMetrics,
+        workers: core.workers,
+        queues: core.queues,
+        labels: new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }),
+        purgeHostname: (h) => core.purgeHostname(h),
+        log: new RateLimitedLog(pino({ level: 'silent' })),
+      },
+      { replyTimeoutMs: 1000, purgeAfterMs: 600_000 },
+    );
+    try {
+      const before = await celeryView(url);
+      // Celery's uptime is whole seconds: poll a second later so the round is surely after it.
+      await new Promise((r) => setTimeout(r, 1100));
+      await poller.poll(new AbortController().signal);
+      const s = parseMetrics(core.registry.renderOwnSync());
+      const after = await celeryView(url);
+      expectMetricsMatchCelery(s, before, after, [W1, W2]);
+      expect(select(s, 'celery_active_worker_count', { queue_name: QS })[0]?.value).toBe(2);
+      expect(select(s, 'celery_worker_tasks_reserved', { hostname: W1 })[0]?.value).toBe(1);
+      expect(select(s, 'celery_worker_tasks_scheduled', { hostname: W2 })[0]?.value).toBe(2);
+      expect(select(s, 'celery_exporter_control_replies_invalid_total')).toEqual([]);
+    } finally {
+      await poller.close();
+    }
+  });
+
+  it('`inspect <method> --json` has the same keys and values as `celery inspect <method> --json`', async () => {
+    for (const method of ['ping', 'stats', 'active', 'reserved', 'scheduled', 'registered', 'active_queues', 'conf']) {
+      const ours = await cli(['inspect', method, '--json']);
+      expect(ours.code, ours.stderr).toBe(0);
+      expectSameInspectJson(method, JSON.parse(ours.stdout) as Record<string, unknown>, await celeryInspect(url, method));
+    }
+  });
+
+  it('`control enable_events` and the no-reply exit status work as with Redis', async () => {
+    const ours = await cli(['control', 'enable_events', '--json']);
+    const { stdout } = await celeryCli(url, ['control', 'enable_events', '--json']);
+    const sorted = (t: string) => (JSON.parse(t.trim().split('\n').pop()!) as object[]).map((o) => JSON.stringify(o)).sort();
+    expect(sorted(ours.stdout)).toEqual(sorted(stdout));
+    expect((await cli(['inspect', 'ping', '-d', 'nobody@nowhere', '-t', '0.3'])).code).toBe(69);
+  });
+});
