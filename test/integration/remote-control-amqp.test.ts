@@ -12,10 +12,18 @@ import { InspectPoller } from '../../src/remote/inspect-poller.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { amqpUrl } from '../helpers/brokers.js';
 import { celeryCli, sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
-import { CLI, ROOT } from '../helpers/exporter.js';
+import { CLI, ROOT, startExporter } from '../helpers/exporter.js';
+import { spawnTracked } from '../helpers/processes.js';
 import { uid } from '../helpers/ids.js';
-import { celeryInspect, celeryView, expectMetricsMatchCelery, expectSameInspectJson } from '../helpers/inspect-compare.js';
-import { parseMetrics, select, waitFor } from '../helpers/metrics.js';
+import {
+  celeryInspect,
+  celeryView,
+  expectMetricsMatchCelery,
+  expectSameInspectJson,
+  expectUtilizationMatchesCelery,
+  freshAfter,
+} from '../helpers/inspect-compare.js';
+import { parseMetrics, select, value, waitFor } from '../helpers/metrics.js';
 import { createVhost, deleteVhost, listQueues } from '../helpers/rabbitmqctl.js';
 import { testConfig } from '../unit/core.js';
 
@@ -147,6 +155,37 @@ describe('remote control over RabbitMQ with real workers', () => {
       const ours = await cli(['inspect', method, '--json']);
       expect(ours.code, ours.stderr).toBe(0);
       expectSameInspectJson(method, JSON.parse(ours.stdout) as Record<string, unknown>, await celeryInspect(url, method));
+    }
+  });
+
+  it('the daemon over RabbitMQ exports the same metrics, utilisation included', async () => {
+    const exporter = await startExporter(['--broker-url', url, '--inspect-poll-interval', '1']);
+    try {
+      const before = await celeryView(url);
+      const s = await waitFor(
+        async () => parseMetrics(await exporter.metrics()),
+        (x) => freshAfter(x, before, [W1, W2]) && select(x, 'celery_worker_pool_utilization_ratio', { hostname: W1 }).length === 1,
+        { timeoutMs: 40_000, what: 'an inspect round after celery’s reading, and heartbeats' },
+      );
+      const after = await celeryView(url);
+      expectMetricsMatchCelery(s, before, after, [W1, W2]);
+      expectUtilizationMatchesCelery(s, before, [W1, W2]);
+      expect(value(s, 'celery_active_worker_count', { queue_name: QS })).toBe(2);
+      expect(select(s, 'celery_exporter_poll_errors_total', { poller: 'inspect' }).every((x) => x.value === 0)).toBe(true);
+    } finally {
+      await exporter.stop();
+    }
+  });
+
+  it('`events` follows the stream over RabbitMQ', async () => {
+    const log = spawnTracked(process.execPath, [CLI, 'events', '--broker-url', url, '--type', 'task-received'], { cwd: ROOT });
+    try {
+      await log.waitForOutput(/listening for events/, 30_000);
+      const ids = (await sendWorkload(url, ['add', QB, '2']))['ids'] as string[];
+      await waitFor(async () => log.output(), (o) => ids.every((i) => o.includes(i)), { timeoutMs: 30_000, what: 'two task-received lines' });
+      expect(log.output().split('\n').filter((l) => / task-received /.test(l)).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await log.stop();
     }
   });
 
