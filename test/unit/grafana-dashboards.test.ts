@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dashboards } from '../../grafana/src/index.js';
 import { render } from '../../grafana/src/lib.js';
-import { committedDashboards, DASHBOARDS_DIR, metricNames, panels, parseLabelValues, queries, variables, type Dash } from '../helpers/dashboards.js';
+import { committedDashboards, DASHBOARDS_DIR, formatMulti, interpolate, metricNames, panels, parseLabelValues, queries, variables, type Dash } from '../helpers/dashboards.js';
 import { ROOT } from '../helpers/exporter.js';
 
 /**
@@ -172,5 +172,19 @@ describe('Grafana dashboards', () => {
     expect(ds['datasources'][0]).toMatchObject({ type: 'prometheus', access: 'proxy' });
     expect(ds['datasources'][0]['jsonData']['timeInterval']).toMatch(/^\d+s$/);
     expect(readdirSync(join(ROOT, 'grafana', 'provisioning'))).toEqual(['dashboards', 'datasources']);
+  });
+});
+
+describe('Grafana variable interpolation used by the Prometheus proof', () => {
+  it('formats an All selection as Grafana does for Prometheus: regex-escaped, joined, in a PromQL string', () => {
+    expect(formatMulti(['tests.add'])).toBe('tests\\\\.add');
+    expect(formatMulti(['tests.add', 'a|b', 'q'])).toBe('(tests\\\\.add|a\\\\|b|q)');
+    expect(interpolate('x{job=~"$job", name=~"${name}", n=~"$name_x"}[$__rate_interval]', { job: 'celery', name: 'n', __rate_interval: '4s' })).toBe(
+      'x{job=~"celery", name=~"n", n=~"$name_x"}[4s]',
+    );
+  });
+
+  it('extracts the metric names an expression reads', () => {
+    expect(metricNames('sum(rate({__name__=~"a_total|b_total", job=~"$job"}[5m])) / sum(c_bucket{le="1"})')).toEqual(['a_total', 'b_total', 'c_bucket']);
   });
 });
