@@ -163,6 +163,15 @@ describe('Grafana dashboards', () => {
     expect(panels(t).map((p) => p['title'])).toContain('Worker utilisation (busy slots)');
   });
 
+  it('the README lists every dashboard and panel', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Dashboards and alerts'), readme.indexOf('## Container image'));
+    for (const [, d] of entries) {
+      expect(section).toContain(`**${d['title']}** (\`${d['uid']}\``);
+      for (const p of panels(d)) expect(section, `${d['title']} › ${p['title']}`).toContain(p['title']);
+    }
+  });
+
   it('provisioning loads these dashboards and a Prometheus datasource without fixing its uid in dashboards', () => {
     const prov = parse(readFileSync(join(ROOT, 'grafana', 'provisioning', 'dashboards', 'celery.yaml'), 'utf8')) as Dash;
     expect(prov['apiVersion']).toBe(1);
