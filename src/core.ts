@@ -8,6 +8,7 @@ import { ControlSelfMetrics, InspectMetrics } from './metrics/inspect-metrics.js
 import { QueueMetrics } from './metrics/queue-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
+import { STATE_TABLES, StateMetrics, type StateTable } from './metrics/state-metrics.js';
 import { TaskMetrics } from './metrics/task-metrics.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { EventPipeline } from './pipeline.js';
@@ -15,9 +16,14 @@ import { BacklogSignals } from './state/backlog.js';
 import { LabelPolicy } from './state/labels.js';
 import { QueueRegistry } from './state/queue-registry.js';
 import { TaskEventHandler } from './state/task-events.js';
+import { TaskNamePolicy } from './state/task-names.js';
+import { MAX_HELD } from './state/reorder.js';
 import { TaskTracker } from './state/task-tracker.js';
 import { WorkerState } from './state/worker-state.js';
 import { VERSION } from './version.js';
+
+/** Defaults of the bounds a hand-built CoreConfig may leave out (buildConfig always sets them). */
+const DEFAULTS = { maxSeries: 100_000, maxWorkers: 5000, maxQueues: 1000, maxTaskNames: 1000 };
 
 /** The part of the configuration the core reads (no sockets, no timers). */
 export type CoreConfig = Pick<Config, 'metrics' | 'workers'> & {
@@ -42,6 +48,8 @@ export class Core {
   readonly inspectMetrics: InspectMetrics;
   readonly controlMetrics: ControlSelfMetrics;
   readonly queues: QueueRegistry;
+  readonly stateMetrics: StateMetrics;
+  readonly taskNames: TaskNamePolicy;
   readonly tracker: TaskTracker;
   readonly workers: WorkerState;
   readonly tasks: TaskEventHandler;
@@ -54,13 +62,21 @@ export class Core {
     now: () => number = Date.now,
     opts: { defaultMetrics?: boolean } = {},
   ) {
-    this.registry = new MetricRegistry({ staticLabels: cfg.metrics.staticLabels, defaultMetrics: opts.defaultMetrics });
+    const m = cfg.metrics;
+    this.registry = new MetricRegistry({
+      staticLabels: m.staticLabels,
+      defaultMetrics: opts.defaultMetrics,
+      maxSeries: m.maxSeries ?? DEFAULTS.maxSeries,
+    });
     this.self = new SelfMetrics(this.registry, { version: VERSION, broker: cfg.brokerMasked, transport: cfg.transport });
+    this.stateMetrics = new StateMetrics(this.registry);
+    this.registry.onSeriesDropped = (metric) => this.stateMetrics.seriesDropped.labels(metric).inc();
     this.taskMetrics = new TaskMetrics(this.registry, {
-      runtimeBuckets: cfg.metrics.runtimeBuckets,
-      queueWaitBuckets: cfg.metrics.queueWaitBuckets,
-      latencyBuckets: cfg.metrics.latencyBuckets,
-      celeryExporterNames: cfg.metrics.celeryExporterNames,
+      runtimeBuckets: m.runtimeBuckets,
+      queueWaitBuckets: m.queueWaitBuckets,
+      latencyBuckets: m.latencyBuckets,
+      celeryExporterNames: m.celeryExporterNames,
+      dropLabels: new Set(m.dropLabels ?? []),
     });
     this.workerMetrics = new WorkerMetrics(this.registry);
     this.queueMetrics = new QueueMetrics(this.registry);
@@ -68,8 +84,14 @@ export class Core {
     this.backlogMetrics = new BacklogMetrics(this.registry);
     this.inspectMetrics = new InspectMetrics(this.registry);
     this.controlMetrics = new ControlSelfMetrics(this.registry);
-    this.queues = new QueueRegistry(cfg.queues ?? []);
-    const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
+    const maxQueues = m.maxQueues ?? DEFAULTS.maxQueues;
+    this.queues = new QueueRegistry(cfg.queues ?? [], maxQueues, Date.now, () => this.stateMetrics.rejected.labels('queues').inc());
+    this.taskNames = new TaskNamePolicy({ allow: m.taskNameAllow, deny: m.taskNameDeny, max: m.maxTaskNames ?? DEFAULTS.maxTaskNames });
+    const labels = new LabelPolicy({
+      stripHostnamePrefix: cfg.workers.stripHostnamePrefix,
+      maxLength: m.maxLabelLength,
+      taskNames: this.taskNames,
+    });
     const evictions = { capacity: this.self.evicted.labels('capacity'), ttl: this.self.evicted.labels('ttl') };
     this.tracker = new TaskTracker({
       maxTasks: cfg.metrics.maxTrackedTasks,
@@ -81,10 +103,16 @@ export class Core {
     this.backlog = new BacklogSignals(this.tracker, this.queues, this.backlogMetrics, longRunning, now);
     // One pass fills all three backlog families; the first of them to render triggers it.
     this.backlogMetrics.oldestPendingAge.collect = () => this.backlog.collect();
+    const maxWorkers = m.maxWorkers ?? DEFAULTS.maxWorkers;
     this.workers = new WorkerState(
       this.workerMetrics,
       labels,
-      { workerTimeout: cfg.workers.timeout, purgeAfter: cfg.workers.purgeAfter },
+      {
+        workerTimeout: cfg.workers.timeout,
+        purgeAfter: cfg.workers.purgeAfter,
+        maxWorkers,
+        onRejected: () => this.stateMetrics.rejected.labels('workers').inc(),
+      },
       {
         purgeHostname: (h) => this.purgeHostname(h),
         onWorkerUp: (hostname) => log.info({ hostname }, 'worker online'),
@@ -98,6 +126,33 @@ export class Core {
       onQueueSeen: (queue) => this.queues.seen(queue, 'event'),
     });
     this.pipeline = new EventPipeline(this.self, this.tasks, this.workers, new RateLimitedLog(log), now);
+    this.exportFillLevels(m.maxTrackedTasks, maxWorkers, maxQueues);
+  }
+
+  /** celery_exporter_state_entries{table} and its limits, read when /metrics renders. */
+  private exportFillLevels(maxTasks: number, maxWorkers: number, maxQueues: number): void {
+    const limits: Record<StateTable, number> = {
+      tasks: maxTasks,
+      workers: maxWorkers,
+      queues: maxQueues,
+      task_names: this.taskNames.limit,
+      series: this.registry.seriesLimit,
+      held_events: MAX_HELD,
+    };
+    for (const t of STATE_TABLES) {
+      this.stateMetrics.limit.labels(t).set(limits[t]);
+      this.stateMetrics.rejected.labels(t);
+      this.stateMetrics.entries.labels(t);
+    }
+    this.stateMetrics.entries.collect = () => {
+      const e = this.stateMetrics.entries;
+      e.labels('tasks').set(this.tracker.size);
+      e.labels('workers').set(this.workers.size);
+      e.labels('queues').set(this.queues.size);
+      e.labels('task_names').set(this.taskNames.size);
+      e.labels('series').set(this.registry.totalSeries);
+      e.labels('held_events').set(this.tasks.heldCount);
+    };
   }
 
   /** Removes every series carrying this hostname (worker or producer). */

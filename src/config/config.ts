@@ -13,6 +13,7 @@ import {
   parseKeyValues,
   parseList,
   parsePrioritySteps,
+  parseRegex,
   parseSeconds,
   transportOptionValue,
 } from './parse.js';
@@ -41,6 +42,14 @@ export interface Config {
     maxLabelLength: number;
     /** Seconds after which a running task counts as long-running; 0 = off (always set by buildConfig). */
     longRunningTaskThreshold?: number;
+    /** Cardinality controls (always set by buildConfig; optional so hand-built configs stay short). */
+    taskNameAllow?: RegExp;
+    taskNameDeny?: RegExp;
+    maxTaskNames?: number;
+    dropLabels?: Array<'hostname' | 'exception'>;
+    maxSeries?: number;
+    maxWorkers?: number;
+    maxQueues?: number;
   };
   queues: { names: string[]; pollInterval: number; pollTimeout: number; discoveryInterval: number; forgetAfter: number };
   /** RabbitMQ-only settings (read with any broker, used with amqp://). */
@@ -172,6 +181,13 @@ export function buildConfig(argv: Argv): Config {
       trackedTaskTtl: parseSeconds('tracked-task-ttl', argv['tracked-task-ttl'], { allowZero: false }),
       maxLabelLength: parseInteger('max-label-length', argv['max-label-length'], 8, 10_000),
       longRunningTaskThreshold: parseSeconds('long-running-task-threshold', argv['long-running-task-threshold']),
+      taskNameAllow: parseRegex('task-name-allow', argv['task-name-allow']),
+      taskNameDeny: parseRegex('task-name-deny', argv['task-name-deny']),
+      maxTaskNames: parseInteger('max-task-names', argv['max-task-names'], 0),
+      dropLabels: parseList(listOption(argv, 'drop-label')).map((l) => parseChoice('drop-label', l, ['hostname', 'exception'] as const)),
+      maxSeries: parseInteger('max-series', argv['max-series'], 0),
+      maxWorkers: parseInteger('max-workers', argv['max-workers'], 1),
+      maxQueues: parseInteger('max-queues', argv['max-queues'], 1),
     },
     queues: {
       names: parseList(listOption(argv, 'queues')),

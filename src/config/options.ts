@@ -183,6 +183,46 @@ export const daemonOptions = {
     describe: 'Seconds between enable_events broadcasts',
     group: 'Remote control:',
   },
+  'task-name-allow': {
+    type: 'string',
+    describe: 'Regex (whole name): only matching task names get their own series; others are counted under name="__other__"',
+    group: 'Cardinality:',
+  },
+  'task-name-deny': {
+    type: 'string',
+    describe: 'Regex (whole name): matching task names are counted under name="__other__"',
+    group: 'Cardinality:',
+  },
+  'max-task-names': {
+    type: 'number',
+    default: 1000,
+    describe: 'Distinct task names with their own series; later ones are counted under name="__other__" (0 = no limit)',
+    group: 'Cardinality:',
+  },
+  'drop-label': {
+    type: 'string',
+    array: true,
+    describe: 'Leave a label out of the task metrics: hostname (pods with random names), exception; repeatable',
+    group: 'Cardinality:',
+  },
+  'max-series': {
+    type: 'number',
+    default: 100_000,
+    describe: 'Cap on label sets across all metrics; new ones beyond it are dropped and counted (0 = no cap)',
+    group: 'Cardinality:',
+  },
+  'max-workers': {
+    type: 'number',
+    default: 5000,
+    describe: 'Most workers tracked at once; events of further workers are ignored and counted',
+    group: 'Cardinality:',
+  },
+  'max-queues': {
+    type: 'number',
+    default: 1000,
+    describe: 'Most queues tracked at once; further queue names are ignored and counted',
+    group: 'Cardinality:',
+  },
   'log-level': {
     type: 'string',
     default: 'info',

@@ -48,7 +48,7 @@ export function parseInteger(flag: string, value: unknown, min: number, max = Nu
   return n;
 }
 
-export function parseChoice<T extends string>(flag: string, value: unknown, choices: readonly T[]): T {
+export function parseChoice<const T extends string>(flag: string, value: unknown, choices: readonly T[]): T {
   const s = String(value);
   if (!(choices as readonly string[]).includes(s)) {
     throw new ConfigError(flag, `"${s}" is not one of ${choices.join(', ')}`);
@@ -94,4 +94,14 @@ export function parsePrioritySteps(flag: string, value: unknown): number[] {
   }
   if (out.length === 0) throw new ConfigError(flag, 'priority_steps must not be empty');
   return out.sort((a, b) => a - b);
+}
+
+/** A whole-name regular expression (anchored, like Prometheus relabel regexes); undefined when unset. */
+export function parseRegex(flag: string, value: unknown): RegExp | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  try {
+    return new RegExp(`^(?:${String(value)})$`);
+  } catch (err) {
+    throw new ConfigError(flag, `not a valid regular expression: ${(err as Error).message}`);
+  }
 }

@@ -1,4 +1,4 @@
-import { formatValue, escapeLabelValue, escapeHelp } from './format.js';
+import { formatValue, escapeLabelValue, escapeHelp, sanitiseLabelValue } from './format.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -127,7 +127,7 @@ export abstract class Family<C extends Child> {
     let s = '';
     for (let i = 0; i < values.length; i++) {
       if (i > 0) s += ',';
-      s += `${this.labelNames[i]}="${escapeLabelValue(values[i]!)}"`;
+      s += `${this.labelNames[i]}="${escapeLabelValue(sanitiseLabelValue(values[i]!))}"`;
     }
     if (this.staticLabels !== '') s = s === '' ? this.staticLabels : `${s},${this.staticLabels}`;
     return s;

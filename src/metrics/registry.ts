@@ -69,7 +69,8 @@ export class MetricRegistry implements SeriesBudget {
   }
 
   admit(family: Family<Child>): boolean {
-    if (this.maxSeries > 0 && this.seriesCount >= this.maxSeries) {
+    // The exporter's own metrics are bounded by design and must keep reporting at the cap.
+    if (this.maxSeries > 0 && this.seriesCount >= this.maxSeries && !family.name.startsWith('celery_exporter_')) {
       this.onSeriesDropped?.(family.name);
       return false;
     }
@@ -83,6 +84,15 @@ export class MetricRegistry implements SeriesBudget {
 
   get totalSeries(): number {
     return this.seriesCount;
+  }
+
+  get seriesLimit(): number {
+    return this.maxSeries;
+  }
+
+  /** True at the series cap: callers stop creating new label sets (and their caches). */
+  get full(): boolean {
+    return this.maxSeries > 0 && this.seriesCount >= this.maxSeries;
   }
 
   /** Renders every family; yields to the event loop between chunks. */

@@ -8,6 +8,8 @@ export interface TaskMetricsOptions {
   latencyBuckets: readonly number[];
   /** Also expose the Python celery-exporter's `celery_task_runtime` histogram. */
   celeryExporterNames: boolean;
+  /** Labels left out of the task metrics (--drop-label): hostname, exception. */
+  dropLabels?: ReadonlySet<'hostname' | 'exception'>;
 }
 
 const HOST_LABELS = ['name', 'hostname', 'queue_name'] as const;
@@ -31,6 +33,8 @@ export class HostSeries {
     readonly name: string,
     readonly hostname: string,
     readonly queue: string,
+    /** Label values of the (name, hostname, queue_name) counters, hostname left out when dropped. */
+    readonly values: readonly string[],
   ) {}
 }
 
@@ -68,10 +72,22 @@ export class TaskMetrics {
 
   private readonly hostCache = new Map<string, Map<string, Map<string, HostSeries>>>();
   private readonly nqCache = new Map<string, Map<string, NameQueueSeries>>();
+  private readonly dropHostname: boolean;
+  private readonly dropException: boolean;
+  /** Shared by every label set refused once the series cap is reached: writes to it go nowhere. */
+  private readonly overflowHost = new HostSeries('', '', '', []);
+  private readonly overflowNq = new NameQueueSeries('', '');
 
-  constructor(reg: MetricRegistry, opts: TaskMetricsOptions) {
+  constructor(
+    private readonly reg: MetricRegistry,
+    opts: TaskMetricsOptions,
+  ) {
+    this.dropHostname = opts.dropLabels?.has('hostname') ?? false;
+    this.dropException = opts.dropLabels?.has('exception') ?? false;
+    const keep = (names: readonly string[]) =>
+      names.filter((n) => !(n === 'hostname' && this.dropHostname) && !(n === 'exception' && this.dropException));
     const counter = (event: string, help: string, labelNames: readonly string[] = HOST_LABELS) =>
-      reg.register(new Counter({ name: `celery_task_${event}_total`, help, labelNames }));
+      reg.register(new Counter({ name: `celery_task_${event}_total`, help, labelNames: keep(labelNames) }));
     this.sent = counter('sent', 'Tasks published (task-sent events; needs task_send_sent_event on producers).');
     this.received = counter('received', 'Tasks received by a worker (task-received events).');
     this.started = counter('started', 'Tasks started by a worker (task-started events).');
@@ -122,7 +138,7 @@ export class TaskMetrics {
           new Histogram({
             name: 'celery_task_runtime',
             help: 'Runtime of succeeded tasks in seconds, under the Python celery-exporter name (--metric-names celery-exporter).',
-            labelNames: HOST_LABELS,
+            labelNames: keep(HOST_LABELS),
             buckets: opts.runtimeBuckets,
           }),
         )
@@ -130,48 +146,62 @@ export class TaskMetrics {
   }
 
   host(name: string, hostname: string, queue: string): HostSeries {
+    if (this.dropHostname) hostname = '';
     let byHost = this.hostCache.get(name);
+    let byQueue = byHost?.get(hostname);
+    let s = byQueue?.get(queue);
+    if (s !== undefined) return s;
+    // At the series cap a new label set gets no cache entry either, so a flood stays bounded.
+    if (this.reg.full) return this.overflowHost;
     if (byHost === undefined) this.hostCache.set(name, (byHost = new Map()));
-    let byQueue = byHost.get(hostname);
     if (byQueue === undefined) byHost.set(hostname, (byQueue = new Map()));
-    let s = byQueue.get(queue);
-    if (s === undefined) byQueue.set(queue, (s = new HostSeries(name, hostname, queue)));
+    s = new HostSeries(name, hostname, queue, this.dropHostname ? [name, queue] : [name, hostname, queue]);
+    byQueue.set(queue, s);
     return s;
   }
 
   nameQueue(name: string, queue: string): NameQueueSeries {
     let byQueue = this.nqCache.get(name);
+    let s = byQueue?.get(queue);
+    if (s !== undefined) return s;
+    if (this.reg.full) return this.overflowNq;
     if (byQueue === undefined) this.nqCache.set(name, (byQueue = new Map()));
-    let s = byQueue.get(queue);
-    if (s === undefined) byQueue.set(queue, (s = new NameQueueSeries(name, queue)));
+    s = new NameQueueSeries(name, queue);
+    byQueue.set(queue, s);
     return s;
   }
 
   countSent(s: HostSeries): void {
-    (s.sent ??= this.sent.labels(s.name, s.hostname, s.queue)).inc();
+    (s.sent ??= this.sent.labels(...s.values)).inc();
   }
   countReceived(s: HostSeries): void {
-    (s.received ??= this.received.labels(s.name, s.hostname, s.queue)).inc();
+    (s.received ??= this.received.labels(...s.values)).inc();
   }
   countStarted(s: HostSeries): void {
-    (s.started ??= this.started.labels(s.name, s.hostname, s.queue)).inc();
+    (s.started ??= this.started.labels(...s.values)).inc();
   }
   countSucceeded(s: HostSeries): void {
-    (s.succeeded ??= this.succeeded.labels(s.name, s.hostname, s.queue)).inc();
+    (s.succeeded ??= this.succeeded.labels(...s.values)).inc();
   }
   countRejected(s: HostSeries): void {
-    (s.rejected ??= this.rejected.labels(s.name, s.hostname, s.queue)).inc();
+    (s.rejected ??= this.rejected.labels(...s.values)).inc();
   }
   countRevoked(s: HostSeries): void {
-    (s.revoked ??= this.revoked.labels(s.name, s.hostname, s.queue)).inc();
+    (s.revoked ??= this.revoked.labels(...s.values)).inc();
   }
   countRetried(s: HostSeries): void {
-    (s.retried ??= this.retried.labels(s.name, s.hostname, s.queue)).inc();
+    (s.retried ??= this.retried.labels(...s.values)).inc();
   }
   countFailed(s: HostSeries, exception: string): void {
     const byExc = (s.failed ??= new Map());
     let c = byExc.get(exception);
-    if (c === undefined) byExc.set(exception, (c = this.failed.labels(s.name, s.hostname, exception, s.queue)));
+    if (c === undefined) {
+      const values = [s.name];
+      if (!this.dropHostname) values.push(s.hostname);
+      if (!this.dropException) values.push(exception);
+      values.push(s.queue);
+      byExc.set(exception, (c = this.failed.labels(...values)));
+    }
     c.inc();
   }
 
@@ -179,7 +209,7 @@ export class TaskMetrics {
     if (state === 'succeeded') {
       (nq.runtimeSucceeded ??= this.runtime.labels(nq.name, nq.queue, 'succeeded')).observe(seconds);
       if (this.compatRuntime !== undefined) {
-        (hs.compatRuntime ??= this.compatRuntime.labels(hs.name, hs.hostname, hs.queue)).observe(seconds);
+        (hs.compatRuntime ??= this.compatRuntime.labels(...hs.values)).observe(seconds);
       }
     } else {
       (nq.runtimeFailed ??= this.runtime.labels(nq.name, nq.queue, 'failed')).observe(seconds);

@@ -1,7 +1,11 @@
+import type { TaskNamePolicy } from './task-names.js';
+
 /** How event strings become label values: bounded length, optional node-name prefix stripping. */
 export interface LabelPolicyOptions {
   stripHostnamePrefix: boolean;
   maxLength: number;
+  /** Folds task names by the cardinality flags; none = every name is its own label value. */
+  taskNames?: TaskNamePolicy;
 }
 
 export const UNKNOWN = 'unknown';
@@ -20,8 +24,11 @@ export class LabelPolicy {
     return this.cap(h);
   }
 
+  /** Called when a task's name is first learned (task-sent/received), not on every event. */
   name(v: unknown): string | undefined {
-    return typeof v === 'string' && v !== '' ? this.cap(v) : undefined;
+    if (typeof v !== 'string' || v === '') return undefined;
+    const capped = this.cap(v);
+    return this.opts.taskNames === undefined ? capped : this.opts.taskNames.resolve(capped);
   }
 
   queue(v: unknown): string | undefined {

@@ -22,6 +22,7 @@ export class QueueRegistry {
     configured: readonly string[] = [],
     private readonly maxQueues = DEFAULT_MAX_QUEUES,
     private readonly now: () => number = Date.now,
+    private readonly onRejected: () => void = () => undefined,
   ) {
     for (const q of configured) this.seen(q, 'config');
   }
@@ -34,7 +35,7 @@ export class QueueRegistry {
       if (!e.sources.has(source)) e.sources.add(source);
       return;
     }
-    if (this.queues.size >= this.maxQueues) return;
+    if (this.queues.size >= this.maxQueues) return this.onRejected();
     this.queues.set(queue, { sources: new Set([source]), lastSeen: this.now() });
   }
 

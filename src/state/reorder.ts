@@ -11,7 +11,7 @@ export interface HeldEvent {
 /** Most task names remembered as "comes with task-sent"; beyond it, new names are not held. */
 const MAX_NAMES = 10_000;
 /** Most tasks held at once; beyond it the oldest is released early. */
-const MAX_HELD = 10_000;
+export const MAX_HELD = 10_000;
 
 /**
  * Holds a task's worker-side events for up to a window when its task-sent is expected but has

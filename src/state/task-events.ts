@@ -128,7 +128,7 @@ export class TaskEventHandler {
       }
       this.hooks.onQueueSeen?.(queue);
     }
-    this.reorder.sawSent(r.name, nowMs);
+    this.reorder.sawSent(typeof ev['name'] === 'string' ? ev['name'] : undefined, nowMs);
     r.sent = ts;
     r.eta = parseEta(ev['eta']);
     if (Number.isNaN(r.firstSent)) {

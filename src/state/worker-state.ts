@@ -30,6 +30,9 @@ export interface WorkerStateOptions {
   workerTimeout: number | undefined;
   /** Seconds after a worker was last seen before all its series are removed; 0 = never. */
   purgeAfter: number;
+  /** Most workers tracked; events of further workers are ignored (a flood of hostnames stays bounded). */
+  maxWorkers?: number;
+  onRejected?: () => void;
 }
 
 export interface WorkerStateHooks {
@@ -57,6 +60,7 @@ export class WorkerState {
   handle(type: 'worker-online' | 'worker-heartbeat' | 'worker-offline', ev: RawEvent, ts: number, nowMs: number): void {
     const hostname = this.labels.hostname(ev['hostname']);
     const w = this.record(hostname);
+    if (w === undefined) return this.opts.onRejected?.();
     if (type === 'worker-offline') {
       w.lastSeen = nowMs;
       this.markDown(w, 'offline');
@@ -124,8 +128,9 @@ export class WorkerState {
     if (wasUp) this.hooks.onWorkerDown?.(w.hostname, reason);
   }
 
-  private record(hostname: string): WorkerRecord {
+  private record(hostname: string): WorkerRecord | undefined {
     let w = this.workers.get(hostname);
+    if (w === undefined && this.workers.size >= (this.opts.maxWorkers ?? Infinity)) return undefined;
     if (w === undefined || !w.upChild.live) {
       const m = this.metrics;
       w = new WorkerRecord(
