@@ -98,7 +98,8 @@ export class Core {
       ttlSeconds: cfg.metrics.trackedTaskTtl,
       onEvict: (reason) => evictions[reason].inc(),
     });
-    this.self.trackedTasks.collect = () => this.self.trackedTasks.labels().set(this.tracker.size);
+    const tracked = this.self.trackedTasks.labels();
+    this.self.trackedTasks.collect = () => tracked.set(this.tracker.size);
     const longRunning = cfg.metrics.longRunningTaskThreshold ?? DEFAULT_LONG_RUNNING_TASK_THRESHOLD;
     this.backlog = new BacklogSignals(this.tracker, this.queues, this.backlogMetrics, longRunning, now);
     // One pass fills all three backlog families; the first of them to render triggers it.

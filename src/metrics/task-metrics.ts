@@ -74,9 +74,6 @@ export class TaskMetrics {
   private readonly nqCache = new Map<string, Map<string, NameQueueSeries>>();
   private readonly dropHostname: boolean;
   private readonly dropException: boolean;
-  /** Shared by every label set refused once the series cap is reached: writes to it go nowhere. */
-  private readonly overflowHost = new HostSeries('', '', '', []);
-  private readonly overflowNq = new NameQueueSeries('', '');
 
   constructor(
     private readonly reg: MetricRegistry,
@@ -151,11 +148,12 @@ export class TaskMetrics {
     let byQueue = byHost?.get(hostname);
     let s = byQueue?.get(queue);
     if (s !== undefined) return s;
-    // At the series cap a new label set gets no cache entry either, so a flood stays bounded.
-    if (this.reg.full) return this.overflowHost;
+    s = new HostSeries(name, hostname, queue, this.dropHostname ? [name, queue] : [name, hostname, queue]);
+    // At the series cap a new label set is not cached either (its series are refused and counted
+    // by the registry), so a flood of label values cannot grow memory.
+    if (this.reg.full) return s;
     if (byHost === undefined) this.hostCache.set(name, (byHost = new Map()));
     if (byQueue === undefined) byHost.set(hostname, (byQueue = new Map()));
-    s = new HostSeries(name, hostname, queue, this.dropHostname ? [name, queue] : [name, hostname, queue]);
     byQueue.set(queue, s);
     return s;
   }
@@ -164,9 +162,9 @@ export class TaskMetrics {
     let byQueue = this.nqCache.get(name);
     let s = byQueue?.get(queue);
     if (s !== undefined) return s;
-    if (this.reg.full) return this.overflowNq;
-    if (byQueue === undefined) this.nqCache.set(name, (byQueue = new Map()));
     s = new NameQueueSeries(name, queue);
+    if (this.reg.full) return s;
+    if (byQueue === undefined) this.nqCache.set(name, (byQueue = new Map()));
     byQueue.set(queue, s);
     return s;
   }
