@@ -1,0 +1,173 @@
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Core } from '../../src/core.js';
+import { INVALID_REASONS } from '../../src/metrics/self-metrics.js';
+import { parseMetrics, select, sum } from '../helpers/metrics.js';
+import { testConfig } from './core.js';
+import { capturedAmqpMessages, capturedRedisMessages, envelope } from './fixtures.js';
+
+/**
+ * Hostile and broken input (issue 7): random and mutated envelopes and bodies go through the
+ * real pipeline. It must never throw, never hit its internal-error path, count every rejection
+ * under a bounded reason, and keep its tables bounded. FUZZ_RUNS scales it (the benchmark
+ * script runs it at millions).
+ */
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 30_000);
+
+function fuzzCore() {
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+  const core = new Core(testConfig({ maxTrackedTasks: 2000, maxSeries: 3000, maxTaskNames: 200, maxWorkers: 100, maxQueues: 50 }), log, Date.now, {
+    defaultMetrics: false,
+  });
+  return { core, lines };
+}
+
+const redisSeeds = capturedRedisMessages().map((m) => m.data);
+const amqpSeeds = capturedAmqpMessages().map((m) => Buffer.from(m.body));
+const bodySeeds = redisSeeds.map((r) => Buffer.from((JSON.parse(r) as { body: string }).body, 'base64').toString('utf8'));
+
+const EVENT_TYPES = ['task-sent', 'task-received', 'task-started', 'task-succeeded', 'task-failed', 'task-retried', 'task-rejected', 'task-revoked', 'task-cancelled', 'worker-online', 'worker-heartbeat', 'worker-offline', 'worker-elect', 'custom', ''];
+const FIELDS = ['type', 'uuid', 'hostname', 'timestamp', 'name', 'queue', 'routing_key', 'eta', 'runtime', 'exception', 'traceback', 'requeue', 'freq', 'active', 'processed', 'loadavg', 'sw_ident', 'sw_ver', 'sw_sys', 'utcoffset', 'clock'];
+
+/** Any value, including the nasty ones: huge strings, deep nesting, special numbers. */
+const nasty = fc.oneof(
+  fc.anything({ maxDepth: 3 }),
+  fc.constantFrom(NaN, Infinity, -Infinity, -1, 0, 1e300, -1e-300, 2 ** 53 + 1, 1e11 + 1, '', '\u0000', '\ud800', null, [], {}),
+  fc.string({ maxLength: 300 }),
+  fc.integer().map((n) => 'x'.repeat(Math.abs(n) % 20_000)),
+  fc.nat(200).map((d) => JSON.parse('['.repeat(d + 1) + ']'.repeat(d + 1)) as unknown),
+);
+
+/** An event that is plausible in shape with hostile values. */
+const event = fc.record(
+  Object.fromEntries(FIELDS.map((f) => [f, f === 'type' ? fc.oneof(fc.constantFrom(...EVENT_TYPES), nasty) : nasty])),
+  { requiredKeys: [] },
+);
+const uuidish = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+/** Events with a few shared uuids/hostnames so they interact in the state. */
+const coherentEvent = fc.record({
+  type: fc.constantFrom(...EVENT_TYPES),
+  uuid: uuidish,
+  hostname: fc.constantFrom('w1@h', 'w2@h', 'gen1@api'),
+  timestamp: fc.oneof(fc.double({ noNaN: false }), fc.constant(1_795_681_000)),
+  name: fc.oneof(fc.constant('app.t'), nasty),
+  queue: fc.oneof(fc.constant('q'), nasty),
+  runtime: nasty,
+  eta: fc.oneof(fc.constant(null), fc.date({ noInvalidDate: false }).map((d) => (Number.isNaN(d.getTime()) ? 'not a date' : d.toISOString())), nasty),
+  exception: nasty,
+  traceback: nasty,
+  freq: nasty,
+  loadavg: nasty,
+});
+const body = fc.oneof(event, fc.array(fc.oneof(event, coherentEvent, nasty), { maxLength: 30 }), coherentEvent, nasty);
+
+/** JSON text with Python's bare NaN/Infinity sprinkled in, as a sender might write. */
+const bodyText = fc.oneof(
+  body.map((b) => {
+    try {
+      return JSON.stringify(b) ?? 'undefined';
+    } catch {
+      return '{';
+    }
+  }),
+  fc.tuple(fc.constantFrom(...bodySeeds), fc.nat(), fc.constantFrom('NaN', 'Infinity', '-Infinity', '"', '\\', '{', ']', '')).map(([s, at, ins]) => {
+    const i = at % (s.length + 1);
+    return s.slice(0, i) + ins + s.slice(i);
+  }),
+  fc.string({ maxLength: 500 }),
+);
+
+/** Real envelopes with one thing broken: truncated, a byte flipped, a field swapped. */
+const mutatedEnvelope = fc.oneof(
+  fc.tuple(fc.constantFrom(...redisSeeds), fc.nat()).map(([s, n]) => s.slice(0, n % (s.length + 1))),
+  fc.tuple(fc.constantFrom(...redisSeeds), fc.nat(), fc.string({ minLength: 1, maxLength: 3 })).map(([s, n, x]) => {
+    const i = n % s.length;
+    return s.slice(0, i) + x + s.slice(i + 1);
+  }),
+  fc.tuple(fc.constantFrom(...redisSeeds), fc.constantFrom('application/x-python-serialize', 'application/x-msgpack', 'application/x-yaml', 'text/plain', '')).map(([s, ct]) =>
+    s.replace('"content-type": "application/json"', `"content-type": "${ct}"`),
+  ),
+  fc.tuple(fc.constantFrom(...redisSeeds), fc.constantFrom('utf-8', 'rot13', 'base32', '')).map(([s, enc]) => s.replace('"body_encoding": "base64"', `"body_encoding": "${enc}"`)),
+  fc.constantFrom(...redisSeeds).map((s) => s.replace('"headers": {', '"headers": {"compression": "application/x-gzip", ')),
+  bodyText.map((t) => envelope(null).replace(/"body": "[^"]*"/, `"body": "${Buffer.from(t).toString('base64')}"`)),
+  body.map((b) => safeEnvelope(b)),
+  fc.string({ maxLength: 2000 }),
+);
+
+/** envelope() for values JSON cannot represent (undefined, cycles…): their text is sent as is. */
+function safeEnvelope(b: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(b) ?? 'undefined';
+  } catch {
+    text = String(b);
+  }
+  return envelope(null).replace(/"body": "[^"]*"/, `"body": "${Buffer.from(text).toString('base64')}"`);
+}
+
+function checkHealthy(core: Core, lines: string[]): void {
+  expect(lines.filter((l) => l.includes('event processing failed'))).toEqual([]);
+  const s = parseMetrics(core.registry.renderOwnSync());
+  for (const x of select(s, 'celery_exporter_events_invalid_total')) expect(INVALID_REASONS).toContain(x.labels['reason']);
+  expect(core.tracker.size).toBeLessThanOrEqual(2000);
+  expect(core.workers.size).toBeLessThanOrEqual(100);
+  expect(core.queues.size).toBeLessThanOrEqual(50);
+  expect(sum(s, 'celery_exporter_events_total') + sum(s, 'celery_exporter_events_invalid_total')).toBeGreaterThan(0);
+}
+
+describe('fuzzing the decoder and state', { timeout: 90_000 }, () => {
+  it(`survives ${RUNS} mutated Redis envelopes`, () => {
+    const { core, lines } = fuzzCore();
+    fc.assert(
+      fc.property(mutatedEnvelope, (raw) => {
+        core.pipeline.onRedisMessage(raw);
+        const buf = Buffer.concat([Buffer.from('xx'), Buffer.from(raw), Buffer.from('"}}')]);
+        core.pipeline.onRedisMessageBuffer(buf, 2, buf.length - 3);
+      }),
+      { numRuns: RUNS },
+    );
+    checkHealthy(core, lines);
+  });
+
+  it(`survives ${RUNS} random AMQP bodies and content types`, () => {
+    const { core, lines } = fuzzCore();
+    fc.assert(
+      fc.property(
+        fc.oneof(bodyText.map((t) => Buffer.from(t)), fc.constantFrom(...amqpSeeds), fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a))),
+        fc.constantFrom(undefined, 'application/json', 'application/x-python-serialize', 'application/x-msgpack', 'application/x-yaml', 'APPLICATION/JSON'),
+        fc.constantFrom(undefined, 'utf-8', 'binary', 'latin-1', ''),
+        (b, ct, enc) => core.pipeline.onAmqpMessage(b, ct, enc),
+      ),
+      { numRuns: RUNS },
+    );
+    checkHealthy(core, lines);
+  });
+
+  it(`keeps counting after ${RUNS / 10} hostile event streams with time passing`, () => {
+    const { core, lines } = fuzzCore();
+    let now = Date.now();
+    fc.assert(
+      fc.property(fc.array(body, { maxLength: 8 }), fc.nat(5000), (bodies, advance) => {
+        for (const b of bodies) core.pipeline.onRedisMessage(safeEnvelope(b));
+        now += advance;
+        core.tick(now);
+      }),
+      { numRuns: RUNS / 10 },
+    );
+    checkHealthy(core, lines);
+    // A good event after all that is still counted exactly: under its name, or __other__ once
+    // the task-name cap is reached, or as a refused series once the series cap is.
+    const count = () => {
+      const s = parseMetrics(core.registry.renderOwnSync());
+      return {
+        events: sum(s, 'celery_exporter_events_total', { type: 'task-sent' }),
+        sent: sum(s, 'celery_task_sent_total', { name: 'fuzz.after' }) + sum(s, 'celery_task_sent_total', { name: '__other__' }) + sum(s, 'celery_exporter_series_dropped_total'),
+      };
+    };
+    const before = count();
+    core.pipeline.onRedisMessage(envelope({ type: 'task-sent', uuid: 'after-1', name: 'fuzz.after', queue: 'q', hostname: 'gen@x', timestamp: 1 }));
+    expect(count()).toEqual({ events: before.events + 1, sent: before.sent + 1 });
+  });
+});
