@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { basename, join } from 'node:path';
 
 /** Every child a test starts; killed on exit even when a test fails or times out. */
 const live = new Set<ChildProcess>();
@@ -31,7 +33,12 @@ export function spawnTracked(cmd: string, args: string[], opts: SpawnOptions = {
   live.add(proc);
   let out = '';
   const waiters: Array<() => void> = [];
+  // Every line any spawned process writes is kept for the suite-wide secret scan (global teardown).
+  const logDir = process.env['CPE_TEST_LOG_DIR'];
+  const logFile = logDir === undefined ? undefined : createWriteStream(join(logDir, `${process.pid}-${proc.pid}-${basename(cmd)}.log`));
+  proc.once('exit', () => logFile?.end());
   const onData = (d: Buffer) => {
+    logFile?.write(d);
     out += d.toString();
     if (out.length > 4_000_000) out = out.slice(-2_000_000);
     for (const w of waiters.splice(0)) w();

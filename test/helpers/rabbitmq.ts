@@ -20,6 +20,8 @@ export interface TestVhost {
   url: string;
   /** Server-side close of every connection of this vhost (never the global form). */
   closeConnections(reason?: string): Promise<void>;
+  /** Creates a user allowed on this vhost; returns `url` with that user's credentials. Removed with the vhost. */
+  addUser(password: string, url: string): Promise<string>;
   remove(): Promise<void>;
 }
 
@@ -27,14 +29,23 @@ export async function createVhost(purpose: string): Promise<TestVhost> {
   const name = `cpe-${purpose}-${uid()}`;
   await rabbitmqctl(['add_vhost', name]);
   await rabbitmqctl(['set_permissions', '-p', name, 'guest', '.*', '.*', '.*']);
+  const users: string[] = [];
   return {
     name,
     url: amqpUrl(name),
     async closeConnections(reason = 'test') {
       await rabbitmqctl(['close_all_connections', '--vhost', name, reason]);
     },
+    async addUser(password: string, url: string) {
+      const user = `${name}-user`;
+      users.push(user);
+      await rabbitmqctl(['add_user', user, password]);
+      await rabbitmqctl(['set_permissions', '-p', name, user, '.*', '.*', '.*']);
+      return url.replace(/\/\/[^@]*@/, `//${encodeURIComponent(user)}:${encodeURIComponent(password)}@`);
+    },
     async remove() {
       await rabbitmqctl(['delete_vhost', name]);
+      for (const u of users.splice(0)) await rabbitmqctl(['delete_user', u]).catch(() => undefined);
     },
   };
 }

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_DB, redisUrl } from '../helpers/brokers.js';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { waitFor } from '../helpers/metrics.js';
+import { testSecret } from '../helpers/secrets.js';
 
 /** The HTTP surface and what it (and the log) may say about the broker. */
-const SECRET = 'pw-Xy7-never-shown';
+const SECRET = testSecret('http');
 let exporter: Exporter;
 
 describe('HTTP endpoints', () => {

@@ -1,4 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findLeakedSecrets } from '../helpers/secrets.js';
 import { Socket } from 'node:net';
 import type { TestProject } from 'vitest/node';
 
@@ -16,14 +20,26 @@ declare module 'vitest' {
  */
 const stops: Array<() => Promise<unknown>> = [];
 
+let logDir: string | undefined;
+
 export async function setup(project: TestProject): Promise<void> {
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  logDir = mkdtempSync(join(tmpdir(), 'cpe-test-logs-'));
+  process.env['CPE_TEST_LOG_DIR'] = logDir;
   project.provide('redisUrl', await findRedis());
   project.provide('amqpUrl', await findAmqp());
 }
 
 export async function teardown(): Promise<void> {
   for (const stop of stops) await stop();
+  if (logDir === undefined) return;
+  const leaks = findLeakedSecrets(logDir);
+  if (leaks.length > 0) {
+    // vitest reports a teardown error without failing the run: fail it explicitly.
+    process.exitCode = 1;
+    throw new Error(`a broker password appeared in the output of a process the tests ran:\n${leaks.join('\n')}`);
+  }
+  rmSync(logDir, { recursive: true, force: true });
 }
 
 async function findRedis(): Promise<string> {

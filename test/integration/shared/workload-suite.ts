@@ -11,6 +11,8 @@ export interface BrokerUnderTest {
   label: string;
   /** Prepares the namespace and returns the broker URL the exporter and Celery share. */
   setup(): Promise<string>;
+  /** The URL the exporter uses: the same broker with credentials of its own (a test secret). */
+  exporterUrl(url: string): Promise<string>;
   teardown(): Promise<void>;
 }
 
@@ -36,8 +38,9 @@ export function workloadSuite(broker: BrokerUnderTest): void {
   describe(`${broker.label} event stream from a real Celery worker`, () => {
     beforeAll(async () => {
       url = await broker.setup();
-      exporter = await startExporter(['--broker-url', url]);
-      purging = await startExporter(['--broker-url', url, '--purge-offline-worker-metrics', '3']);
+      const own = await broker.exporterUrl(url);
+      exporter = await startExporter(['--broker-url', own]);
+      purging = await startExporter(['--broker-url', own, '--purge-offline-worker-metrics', '3']);
       for (const e of [exporter, purging]) {
         await waitFor(() => fetch(`${e.url}/readyz`).then((r) => r.status), (s) => s === 200, { what: 'readyz' });
       }
