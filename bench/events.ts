@@ -13,6 +13,8 @@ export interface Workload {
   /** Fraction of tasks that fail / are retried once. */
   failRatio: number;
   retryRatio: number;
+  /** Fraction of tasks whose worker is lost: sent, received and started, never finished. */
+  lostRatio?: number;
 }
 
 export const DEFAULT_WORKLOAD: Workload = { taskNames: 200, queues: 10, workers: 50, producers: 8, failRatio: 0.02, retryRatio: 0.02 };
@@ -77,7 +79,9 @@ export function planTasks(n: number, w: Workload, t0: number, ratePerSec: number
       messages.push({ routingKey: 'task.multi', body: pyjson([retried, { ...received, timestamp: ts + 0.02 }, { ...started, timestamp: ts + 0.021 }]), events: 3 });
       events += 4;
     }
-    if (roll >= 990 - w.failRatio * 1000 && roll < 990) {
+    if ((i * 104729) % 1000 < (w.lostRatio ?? 0) * 1000) {
+      // Lost with its worker: no terminal event ever comes.
+    } else if (roll >= 990 - w.failRatio * 1000 && roll < 990) {
       const failed = { hostname: worker, ...base, uuid, exception: "ValueError('card declined')", traceback: TRACEBACK, timestamp: ts + 0.05, type: 'task-failed' };
       messages.push({ routingKey: 'task.multi', body: pyjson([failed]), events: 1 });
     } else {

@@ -16,6 +16,7 @@ interface Args {
   tasks: number;
   rate: number;
   taskNames: number;
+  lostRatio: number;
   prefix: string;
 }
 
@@ -31,6 +32,7 @@ function parseArgs(argv: string[]): Args {
     tasks: Number(get('tasks', '10000')),
     rate: Number(get('rate', '0')),
     taskNames: Number(get('task-names', String(DEFAULT_WORKLOAD.taskNames))),
+    lostRatio: Number(get('lost-ratio', '0')),
     prefix: get('prefix', ''),
   };
 }
@@ -58,7 +60,7 @@ function prepare(a: Args): Prepared {
   for (let done = 0; done < a.tasks; done += CHUNK) {
     const n = Math.min(CHUNK, a.tasks - done);
     const rate = a.rate > 0 ? a.rate : 0;
-    const plan = planTasks(n, { ...DEFAULT_WORKLOAD, taskNames: a.taskNames }, t0 + (done * 4) / (rate || 50_000), rate, done);
+    const plan = planTasks(n, { ...DEFAULT_WORKLOAD, taskNames: a.taskNames, lostRatio: a.lostRatio }, t0 + (done * 4) / (rate || 50_000), rate, done);
     for (const m of plan.messages) {
       let c = channelNames.indexOf(m.routingKey);
       if (c < 0) c = channelNames.push(m.routingKey) - 1;

@@ -80,7 +80,7 @@ async function runScenario(s: Scenario): Promise<Result> {
     : await startDaemon(CLI, ['--broker-url', brokerUrl, '--log-level', 'warn', ...s.exporterArgs]);
   const gen = spawn(
     process.execPath,
-    [GENERATOR, '--broker', BROKER, '--url', BROKER === 'redis' ? REDIS : brokerUrl, '--db', String(DB), '--tasks', String(s.tasks), '--rate', String(s.rate), '--task-names', String(s.taskNames)],
+    [GENERATOR, '--broker', BROKER, '--url', BROKER === 'redis' ? REDIS : brokerUrl, '--db', String(DB), '--tasks', String(s.tasks), '--rate', String(s.rate), '--task-names', String(s.taskNames), '--lost-ratio', String(s.lostRatio ?? 0)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: gen.stdout! });
@@ -133,6 +133,8 @@ async function runScenario(s: Scenario): Promise<Result> {
   const { text } = await scrape(exporter);
   base.countedEvents = metricSum(text, 'celery_exporter_events_total');
   base.countedTasks = metricSum(text, 'celery_task_succeeded_total') + metricSum(text, 'celery_task_failed_total');
+  // Lost tasks never finish: compare with the tasks that could.
+  if (s.lostRatio !== undefined) base.publishedTasks = Math.round(s.tasks * (1 - s.lostRatio));
   if (s.floor) base.countedTasks = NaN;
   base.reconnects = metricSum(text, 'celery_exporter_reconnects_total');
   base.invalid = metricSum(text, 'celery_exporter_events_invalid_total');

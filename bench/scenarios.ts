@@ -15,6 +15,8 @@ export interface Scenario {
   render?: boolean;
   /** A flag the exporter must support for this scenario (skipped otherwise). */
   requiresFlag?: string;
+  /** Fraction of tasks that never finish (lost workers). */
+  lostRatio?: number;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -33,4 +35,14 @@ export const SCENARIOS: Scenario[] = [
     requiresFlag: '--max-task-names',
   },
   { id: 'soak-10m', title: 'soak: 10 min at 10k events/s', tasks: 1_500_000, rate: 10_000, taskNames: 200, exporterArgs: [], soak: true },
+  {
+    id: 'soak-lost-workers',
+    title: 'soak: 500k tasks at 10k events/s, 20 % never finish (lost workers)',
+    tasks: 500_000,
+    rate: 10_000,
+    taskNames: 200,
+    exporterArgs: [],
+    soak: true,
+    lostRatio: 0.2,
+  },
 ];

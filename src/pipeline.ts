@@ -2,14 +2,16 @@ import { decodeAmqpBody, parseBody, type RawEvent } from './decoder/body.js';
 import { decodeEnvelope, decodeEnvelopeBuffer } from './decoder/envelope.js';
 import { Invalid } from './decoder/invalid.js';
 import type { CounterChild } from './metrics/counter.js';
-import type { SelfMetrics } from './metrics/self-metrics.js';
+import { EVENT_TYPES, type SelfMetrics } from './metrics/self-metrics.js';
 import type { TaskEventHandler, TaskEventType } from './state/task-events.js';
 import type { WorkerState } from './state/worker-state.js';
 import type { RateLimitedLog } from './log.js';
 
 type Route =
   | { kind: 'task'; type: TaskEventType; counter: CounterChild }
-  | { kind: 'worker'; type: 'worker-online' | 'worker-heartbeat' | 'worker-offline'; counter: CounterChild };
+  | { kind: 'worker'; type: WorkerEventType; counter: CounterChild };
+
+type WorkerEventType = 'worker-online' | 'worker-heartbeat' | 'worker-offline';
 
 /** Upper bound on events in one message; a larger array is truncated (and counted) rather than walked. */
 const MAX_BATCH = 10_000;
@@ -29,20 +31,9 @@ export class EventPipeline {
     private readonly log: RateLimitedLog | undefined = undefined,
     private readonly now: () => number = Date.now,
   ) {
-    const task: TaskEventType[] = [
-      'task-sent',
-      'task-received',
-      'task-started',
-      'task-succeeded',
-      'task-failed',
-      'task-rejected',
-      'task-revoked',
-      'task-retried',
-      'task-cancelled',
-    ];
-    for (const t of task) this.routes.set(t, { kind: 'task', type: t, counter: self.event(t) });
-    for (const t of ['worker-online', 'worker-heartbeat', 'worker-offline'] as const) {
-      this.routes.set(t, { kind: 'worker', type: t, counter: self.event(t) });
+    for (const t of EVENT_TYPES) {
+      if (t.startsWith('task-')) this.routes.set(t, { kind: 'task', type: t as TaskEventType, counter: self.event(t) });
+      else this.routes.set(t, { kind: 'worker', type: t as WorkerEventType, counter: self.event(t) });
     }
   }
 

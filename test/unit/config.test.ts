@@ -1,27 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { maskUrl, parseBrokerUrl } from '../../src/config/broker-url.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { parseBuckets, transportOptionValue } from '../../src/config/parse.js';
 import { scrub, registerSecret } from '../../src/config/secrets.js';
-import { CLI } from '../helpers/exporter.js';
+import { cli } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-
-/** Runs the built CLI with a clean environment (only what the test sets). */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 const printConfig = async (args: string[], env: Record<string, string> = {}) => {
   const r = await cli(['--print-config', ...args], env);
   expect(r.stderr).toBe('');

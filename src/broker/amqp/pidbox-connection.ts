@@ -1,40 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { connect, type ChannelModel, type Options, type SocketOptions } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import type { BrokerConfig } from '../../config/config.js';
-import { VERSION } from '../../version.js';
-
-/**
- * amqplib connection options from the parsed broker URL (vhost, TLS, credentials). Kept apart
- * from the event transport's connection code so remote control does not depend on it.
- */
-export function amqpConnectOptions(cfg: BrokerConfig, connectionName: string): { url: Options.Connect; socket: SocketOptions } {
-  const u = cfg.url;
-  const url: Options.Connect = {
-    protocol: u.tls ? 'amqps' : 'amqp',
-    hostname: u.host,
-    port: u.port,
-    username: u.username ?? 'guest',
-    password: u.password ?? 'guest',
-    vhost: u.vhost,
-    heartbeat: 60,
-    locale: 'en_US',
-  };
-  const socket: SocketOptions = {
-    timeout: 10_000,
-    keepAlive: true,
-    clientProperties: { connection_name: connectionName, product: 'celery-prometheus-exporter', version: VERSION },
-  };
-  if (u.tls) {
-    const q = u.query;
-    const reqs = q['ssl_cert_reqs'];
-    socket.rejectUnauthorized = reqs === undefined ? true : !/^(CERT_NONE|none)$/i.test(reqs);
-    if (q['ssl_ca_certs']) socket.ca = readFileSync(q['ssl_ca_certs']);
-    if (q['ssl_certfile']) socket.cert = readFileSync(q['ssl_certfile']);
-    if (q['ssl_keyfile']) socket.key = readFileSync(q['ssl_keyfile']);
-    socket.servername = u.host;
-  }
-  return { url, socket };
-}
+import { amqpConnectOptions, openConnection } from './connect.js';
 
 /**
  * One lazily opened connection, reopened on the next use after it was lost. Callers open a
@@ -53,8 +19,8 @@ export class AmqpConnectionHolder {
   get(): Promise<ChannelModel> {
     if (this.closed) return Promise.reject(new Error('connection closed'));
     if (this.conn === undefined) {
-      const { url, socket } = amqpConnectOptions(this.cfg, this.connectionName);
-      const p = connect(url, socket).then((c) => {
+      // Remote-control connections are short-lived and busy only in bursts: a fixed heartbeat.
+      const p = openConnection(amqpConnectOptions(this.cfg.url, { heartbeat: 60 }, this.connectionName)).then((c) => {
         c.on('error', (err: Error) => this.onError?.(err));
         c.on('close', () => {
           if (this.conn === p) this.conn = undefined;
