@@ -134,6 +134,12 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     ]);
     await waitFor(() => fetch(`${exporter!.url}/readyz`).then((r) => r.status), (s) => s === 200, { what: 'readyz' });
     prom = await startPrometheus(`127.0.0.1:${exporter.port}`, `${SCRAPE}s`);
+    // Until its first scrape, Prometheus rightly holds CeleryExporterAbsent pending: wait it out.
+    await waitFor(
+      () => Promise.all([api<QueryData>('query', { query: 'up{job="celery"} == 1' }), api<{ alerts: unknown[] }>('alerts')]),
+      ([up, a]) => up.result.length === 1 && a.alerts.length === 0,
+      { what: 'a first scrape and no alert before the workload' },
+    );
     start = Math.floor(Date.now() / 1000);
     workers.push(await startWorker({ brokerUrl: url, queues: [QA, QB], name: MAIN, concurrency: 3, env: { TASK_ACKS_LATE: '1' } }));
     // Heartbeats say up, but its remote-control replies are pickled: unreadable, so no ping.
@@ -244,18 +250,21 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
   it('raises the alerts this workload calls for, on the right series, and no others', () => {
     // Pending is enough: the `for` durations are minutes, the run is seconds.
     const raised = (name: string) => [...(alertsSeen.get(name)?.values() ?? [])];
-    for (const name of ['CeleryTaskRunningTooLong', 'CeleryQueueNoConsumers', 'CeleryWorkerNotAnsweringPing']) {
+    const expected = ['CeleryQueueNoConsumers', 'CeleryTaskFailureRatioHigh', 'CeleryTaskRunningTooLong', 'CeleryWorkerNotAnsweringPing'];
+    for (const name of expected) {
       expect(raised(name).length, name).toBeGreaterThan(0);
       for (const state of raised(name)) expect(['pending', 'firing']).toContain(state);
     }
     expect(alertLabels('CeleryTaskRunningTooLong').map((l) => [l['name'], l['queue_name']])).toEqual([['tests.sleep', QA]]);
+    // The two tasks that always fail, and only those (retries and rejections are not failures).
+    expect(alertLabels('CeleryTaskFailureRatioHigh').map((l) => `${l['name']} ${l['queue_name']}`).sort()).toEqual([`tests.fail_key ${QB}`, `tests.fail_value ${QA}`]);
     // The prioritised queue has messages and no worker; the consumed queues never alert.
     expect(alertLabels('CeleryQueueNoConsumers').map((l) => l['queue_name'])).toEqual([PRIO]);
     // The pickle worker's heartbeats say up but its pings cannot be read; the main worker answers.
     expect(alertLabels('CeleryWorkerNotAnsweringPing').map((l) => l['hostname'])).toEqual([PICKLE]);
     // A healthy exporter, broker and workers raise nothing else (the unconsumed queue's backlog
     // alerts need minutes of age or depth this run does not reach).
-    expect([...alertsSeen.keys()].sort()).toEqual(['CeleryQueueNoConsumers', 'CeleryTaskRunningTooLong', 'CeleryWorkerNotAnsweringPing']);
+    expect([...alertsSeen.keys()].sort()).toEqual(expected);
   });
 
   it('counts what it proved', () => {
