@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushDb, REDIS_DB, redisUrl } from '../helpers/brokers.js';
 import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
@@ -14,11 +16,12 @@ import {
   type BrokerKind,
   type PanelQuery,
 } from '../helpers/dashboards.js';
-import { startExporter, type Exporter } from '../helpers/exporter.js';
+import { ROOT, startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { waitFor } from '../helpers/metrics.js';
 import { startPrometheus, type Prometheus } from '../helpers/prometheus.js';
 import { createVhost } from '../helpers/rabbitmq.js';
+import { renderDashboard, type RenderedSeries } from '../helpers/render-dashboard.js';
 import { alertRules, recordingRules } from '../helpers/rules.js';
 
 /**
@@ -40,6 +43,10 @@ const SCRAPE = 1; // seconds
 /** What Grafana makes of $__rate_interval for a 1 s scrape interval: max($__interval + 1s, 4 × 1s). */
 const RATE_INTERVAL = `${4 * SCRAPE}s`;
 const MGMT_PORT = 15672;
+/** How long the workload runs; longer for the README picture (RENDER_OVERVIEW=1). */
+const WORKLOAD_SECONDS = Number(process.env['PROOF_WORKLOAD_SECONDS'] ?? 30);
+/** With RENDER_OVERVIEW=1 the Redis run writes the README's picture of the overview dashboard. */
+const OVERVIEW_PICTURE = join(ROOT, 'docs', 'images', 'celery-overview.svg');
 
 interface Series {
   metric: Record<string, string>;
@@ -76,6 +83,13 @@ const dashboards = committedDashboards();
 const panelQueries: PanelQuery[] = Object.entries(dashboards).flatMap(([f, d]) => queries(f, d));
 const records = recordingRules();
 const finite = (v: string) => Number.isFinite(Number(v));
+
+/** Grafana's legend: `{{label}}` templates, or the series' labels (the expression when it has none). */
+function legendName(format: string, metric: Record<string, string>, expr: string): string {
+  if (format !== '__auto' && format !== '') return format.replace(/\{\{\s*(\w+)\s*\}\}/g, (_m, l: string) => metric[l] ?? '');
+  const labels = Object.entries(metric).map(([k, v]) => `${k}="${v}"`);
+  return labels.length > 0 ? `{${labels.join(', ')}}` : expr;
+}
 
 describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules against a real Prometheus, broker %s', (kind) => {
   const QA = `proof-a-${id}`;
@@ -149,7 +163,7 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     await sendWorkload(url, ['priorities', PRIO, '1,0,0,2,0,0,1,0,0,3']);
     // A task that runs past the exporter's 3 s threshold while the rest of the workload flows.
     await sendWorkload(url, ['sleep', QA, '25']);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + WORKLOAD_SECONDS * 1000;
     while (Date.now() < deadline) {
       await sendWorkload(url, ['standard', QA, QB]);
       await recordAlerts();
@@ -171,7 +185,7 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
       resolved.set(file, values);
       rawValues.set(file, raw);
     }
-  }, 300_000);
+  }, 300_000 + WORKLOAD_SECONDS * 1000);
 
   afterAll(async () => {
     for (const w of workers) await w.stop();
@@ -265,6 +279,28 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     // A healthy exporter, broker and workers raise nothing else (the unconsumed queue's backlog
     // alerts need minutes of age or depth this run does not reach).
     expect([...alertsSeen.keys()].sort()).toEqual(expected);
+  });
+
+  it('draws the overview dashboard from this data, every panel with its data', async () => {
+    const file = 'celery-overview.json';
+    const values = resolved.get(file)!;
+    const step = Math.max(SCRAPE, Math.ceil((end - start) / 400));
+    const empty: string[] = [];
+    const svg = await renderDashboard(
+      dashboards[file]!,
+      async (expr, legend) => {
+        const data = await api<QueryData>('query_range', { query: interpolate(expr, values), start: String(start), end: String(end), step: String(step) });
+        if (data.result.length === 0 && expectsData(expr)) empty.push(expr);
+        return data.result.map((r): RenderedSeries => ({ name: legendName(legend, r.metric, expr), points: (r.values ?? []).map(([t, v]) => [t, Number(v)]) }));
+      },
+      { width: 1600, from: start, to: end, variables: { Job: 'celery', Queue: 'All' } },
+    );
+    expect(empty).toEqual([]);
+    for (const p of dashboards[file]!['panels'] as Array<{ title: string }>) expect(svg).toContain(`>${p.title}<`);
+    if (process.env['RENDER_OVERVIEW'] === '1' && kind === 'redis') {
+      mkdirSync(join(ROOT, 'docs', 'images'), { recursive: true });
+      writeFileSync(OVERVIEW_PICTURE, svg);
+    }
   });
 
   it('counts what it proved', () => {
