@@ -1,7 +1,7 @@
 /**
  * Variables and expressions shared by several dashboards.
  */
-import { labelVariable, rate, type Unit, type Variable } from './lib.js';
+import { labelVariable, q, rate, type Query, type Unit, type Variable } from './lib.js';
 
 export const JOB = labelVariable('job', 'Job', 'celery_exporter_build_info');
 /** Queues known from the broker (depth) or from task events. */
@@ -30,20 +30,25 @@ export function failureRatio(filter: string, by: string[]): string {
 }
 
 /**
- * Worker utilisation — the place to change when the pool size is exported.
- *
- * Heartbeats carry how many tasks a worker executes (`active`), not its pool size, so today this
- * is the busy-slot count per worker (unit: slots), read next to the concurrency you run. When the
- * exporter exports each worker's pool size (remote control), make this
- * `celery_worker_tasks_active / celery_worker_pool_max_concurrency` with unit `percentunit`: every
- * utilisation panel and the "where does the time go" view follow.
+ * Worker utilisation: busy pool slots ÷ pool size, 0–1. `celery_worker_pool_utilization_ratio` is the
+ * heartbeat's `active` over the pool size read by remote control (`inspect stats`), so it exists
+ * only for workers that answer remote control. The fleet line weights each worker by its pool size
+ * (total busy slots ÷ total slots), which is what "add workers or not" needs.
  */
-export function workerUtilisation(filter: string): { title: string; expr: string; unit: Unit; description: string } {
+export function workerUtilisation(filter: string): { title: string; description: string; unit: Unit; queries: Query[] } {
   return {
-    title: 'Worker utilisation (busy slots)',
-    expr: `sum by (hostname) (celery_worker_tasks_active{${filter}})`,
-    unit: 'short',
+    title: 'Worker utilisation',
+    unit: 'percentunit',
     description:
-      'Tasks executing on each worker (heartbeat `active`): busy pool slots. Compare with the worker concurrency (-c); a worker at its concurrency is saturated.',
+      'Busy pool slots ÷ pool size per worker (heartbeat `active` over the pool size from remote control), and over all selected workers weighted by pool size. At 100 % new tasks wait for a free slot.',
+    queries: [
+      q(`max by (hostname) (celery_worker_pool_utilization_ratio{${filter}})`, '{{hostname}}'),
+      q(fleetUtilisation(filter), 'all workers'),
+    ],
   };
+}
+
+/** Total busy slots ÷ total pool slots of the workers that report a pool size. */
+export function fleetUtilisation(filter: string): string {
+  return `sum(celery_worker_pool_utilization_ratio{${filter}} * celery_worker_pool_max_concurrency{${filter}}) / sum(celery_worker_pool_max_concurrency{${filter}})`;
 }

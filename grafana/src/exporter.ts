@@ -6,7 +6,7 @@ const f = sel('job');
 export const exporter: Json = dashboard({
   uid: 'celery-exporter',
   title: 'Celery / Exporter',
-  description: 'The exporter itself: scrape health, event stream, invalid events, lag, tracked tasks, broker polls, reconnects, resources.',
+  description: 'The exporter itself: scrape health, event stream, invalid events, lag, reconnects, remote control, tracked tasks, broker polls, resources.',
   variables: [JOB],
   panels: [
     row('Now'),
@@ -47,8 +47,24 @@ export const exporter: Json = dashboard({
       title: 'Reconnects',
       unit: 'ops',
       min: 0,
-      description: 'Broker connections re-established after a loss, by component (events, queues).',
+      description: 'Broker connections re-established after a loss per second, by component (events: the event subscriber; queues: the queue poller). Repeated reconnects raise CeleryExporterReconnecting.',
       queries: [q(`sum by (component) (${rate('celery_exporter_reconnects_total', f)})`, '{{component}}')],
+    }),
+
+    row('Remote control'),
+    timeseries({
+      title: 'enable_events broadcasts',
+      unit: 'ops',
+      min: 0,
+      description: 'enable_events broadcasts the exporter sends per second (at start, then every --enable-events-interval), so workers started without -E send task events.',
+      queries: [q(`sum by (instance) (${rate('celery_exporter_enable_events_broadcasts_total', f)})`, '{{instance}}')],
+    }),
+    timeseries({
+      title: 'Invalid remote-control replies',
+      unit: 'ops',
+      min: 0,
+      description: 'Remote-control replies the exporter could not read per second, by reason. `content_type`: a worker replies in pickle (its task_serializer), so its pool metrics and ping are missing.',
+      queries: [q(`sum by (reason) (${rate('celery_exporter_control_replies_invalid_total', f)})`, '{{reason}}')],
     }),
 
     row('Tracked tasks and polls'),

@@ -2,7 +2,7 @@
 
 Configured from the environment so each test can use its own broker DB / vhost and queues:
 BROKER_URL, BROKER_TRANSPORT_OPTIONS (JSON), DEFAULT_QUEUE, TASK_ACKS_LATE=1 (tasks stay reserved
-until they finish), QUEUE_MAX_PRIORITY.
+until they finish), QUEUE_MAX_PRIORITY, TASK_SERIALIZER (a worker replies to remote control in it).
 """
 import json
 import os
@@ -22,6 +22,7 @@ app.conf.update(
     result_backend=None,
     task_ignore_result=True,
     task_acks_late=os.environ.get("TASK_ACKS_LATE", "0") == "1",
+    task_serializer=os.environ.get("TASK_SERIALIZER", "json"),
 )
 if os.environ.get("QUEUE_MAX_PRIORITY"):
     # RabbitMQ priority queues: queues this app declares get x-max-priority (Celery's task_queue_max_priority).

@@ -94,3 +94,28 @@ export function metricNames(expr: string): string[] {
   for (const m of expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)) names.add(m[1]!);
   return [...names].sort();
 }
+
+export type BrokerKind = 'redis' | 'rabbitmq';
+
+/**
+ * Metrics only one broker can produce (README's "Queues and broker" tables). A panel query reading
+ * one of them is broker-specific: the Prometheus proof requires data from it on that broker and
+ * requires it to be empty on the other, so this list cannot drift from what the exporter does.
+ */
+export const BROKER_ONLY_METRICS: Record<string, BrokerKind> = {
+  celery_queue_length_by_priority: 'redis',
+  celery_queue_unacked_oldest_age_seconds: 'redis',
+  celery_broker_evicted_keys_total: 'redis',
+  celery_active_consumer_count: 'rabbitmq',
+  celery_broker_messages_ready: 'rabbitmq',
+  celery_broker_messages_unacked: 'rabbitmq',
+  celery_broker_messages_published_total: 'rabbitmq',
+  celery_broker_messages_delivered_total: 'rabbitmq',
+};
+
+/** The one broker an expression needs, or undefined when it works on both; throws on a mix. */
+export function brokerOf(expr: string): BrokerKind | undefined {
+  const kinds = new Set(metricNames(expr).flatMap((n) => (BROKER_ONLY_METRICS[n] ? [BROKER_ONLY_METRICS[n]] : [])));
+  if (kinds.size > 1) throw new Error(`reads metrics of both brokers: ${expr}`);
+  return [...kinds][0];
+}

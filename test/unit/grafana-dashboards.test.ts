@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { dashboards } from '../../grafana/src/index.js';
 import { render } from '../../grafana/src/lib.js';
-import { committedDashboards, DASHBOARDS_DIR, formatMulti, interpolate, metricNames, panels, parseLabelValues, queries, variables, type Dash } from '../helpers/dashboards.js';
+import { brokerOf, committedDashboards, DASHBOARDS_DIR, formatMulti, interpolate, metricNames, panels, parseLabelValues, queries, variables, type Dash } from '../helpers/dashboards.js';
 import { ROOT } from '../helpers/exporter.js';
 
 /**
@@ -159,8 +159,20 @@ describe('Grafana dashboards', () => {
     const exprs = queries('celery-time.json', t).map((q) => q.expr).join('\n');
     expect(exprs).toContain('celery_task_queue_wait_seconds');
     expect(exprs).toContain('celery_task_runtime_seconds');
-    expect(exprs).toContain('celery_worker_tasks_active');
-    expect(panels(t).map((p) => p['title'])).toContain('Worker utilisation (busy slots)');
+    expect(exprs).toContain('celery_worker_pool_utilization_ratio');
+    const u = panels(t).find((p) => p['title'] === 'Worker utilisation');
+    expect(u?.['fieldConfig']['defaults']).toMatchObject({ unit: 'percentunit', min: 0, max: 1 });
+  });
+
+  it.each(entries)('%s: a panel that only one broker can fill says which in its description', (file, d) => {
+    for (const p of panels(d).filter((x) => x['targets'])) {
+      const kinds = new Set(queries(file, { panels: [p] }).map((x) => brokerOf(x.expr)));
+      // A panel is for one broker, or its queries work on both: never a mix of one-broker queries.
+      expect(kinds.has('redis') && kinds.has('rabbitmq'), p['title']).toBe(false);
+      const description = p['description'] as string;
+      if (kinds.has('redis') && kinds.size === 1) expect(description, p['title']).toMatch(/^Redis\b/);
+      if (kinds.has('rabbitmq') && kinds.size === 1) expect(description, p['title']).toMatch(/^RabbitMQ\b/);
+    }
   });
 
   it('the README lists every dashboard and panel', () => {

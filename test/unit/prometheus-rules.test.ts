@@ -57,13 +57,17 @@ describe('Prometheus rules', () => {
         'CeleryExporterEvictingTasks',
         'CeleryExporterInvalidEvents',
         'CeleryExporterNoEvents',
+        'CeleryExporterReconnecting',
         'CeleryQueueLengthHigh',
+        'CeleryQueueNoConsumers',
         'CeleryQueueOldestPendingTooOld',
         'CeleryQueuePollFailing',
         'CeleryQueueWaitHigh',
         'CeleryTaskFailureRatioHigh',
         'CeleryTaskRunningTooLong',
         'CeleryWorkerDown',
+        'CeleryWorkerNotAnsweringPing',
+        'CeleryWorkerSaturated',
       ].sort(),
     );
   });
