@@ -1,3 +1,4 @@
+import { REPLY_INVALID_REASONS } from '../remote/reply.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import type { MetricRegistry } from './registry.js';
@@ -137,5 +138,7 @@ export class ControlSelfMetrics {
         labelNames: ['reason'],
       }),
     );
+    // Every reason at 0 from the start, so rate() and the dashboard panel have data on a healthy exporter.
+    for (const r of REPLY_INVALID_REASONS) this.invalidReplies.labels(r);
   }
 }
