@@ -8,6 +8,7 @@ import { ControlSelfMetrics, InspectMetrics } from './metrics/inspect-metrics.js
 import { QueueMetrics } from './metrics/queue-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
+import { StreamMetrics } from './metrics/stream-metrics.js';
 import { TaskMetrics } from './metrics/task-metrics.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { EventPipeline } from './pipeline.js';
@@ -33,6 +34,7 @@ export type CoreConfig = Pick<Config, 'metrics' | 'workers'> & {
 export class Core {
   readonly registry: MetricRegistry;
   readonly self: SelfMetrics;
+  readonly stream: StreamMetrics;
   readonly taskMetrics: TaskMetrics;
   readonly workerMetrics: WorkerMetrics;
   readonly queueMetrics: QueueMetrics;
@@ -56,6 +58,7 @@ export class Core {
   ) {
     this.registry = new MetricRegistry({ staticLabels: cfg.metrics.staticLabels, defaultMetrics: opts.defaultMetrics });
     this.self = new SelfMetrics(this.registry, { version: VERSION, broker: cfg.brokerMasked, transport: cfg.transport });
+    this.stream = new StreamMetrics(this.registry);
     this.taskMetrics = new TaskMetrics(this.registry, {
       runtimeBuckets: cfg.metrics.runtimeBuckets,
       queueWaitBuckets: cfg.metrics.queueWaitBuckets,

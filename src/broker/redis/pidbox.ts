@@ -7,6 +7,8 @@ import { parseJsonTolerant } from '../../decoder/json.js';
 import type { Logger } from '../../log.js';
 import { abortReason, raceAbort, type Mailbox, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
 import { pidboxNames, replyQueueName, type PidboxNames, type PidboxRequest, type RequestHeaders } from '../../remote/protocol.js';
+import { backoffDelay } from '../../util/backoff.js';
+import type { MailboxHooks } from '../mailbox.js';
 import { fanoutPrefix, keyPrefix, redisOptions } from './connect.js';
 
 /** kombu's Redis defaults (transport options `sep`, `priority_steps`). */
@@ -44,6 +46,7 @@ export class RedisMailbox implements Mailbox {
   /** The last connection error, which says more than ioredis's "max retries" rejection. */
   private lastConnError: string | undefined;
   private closed = false;
+  private everReady = false;
   private readonly prefix: string;
   private readonly sep: string;
   private readonly steps: number[];
@@ -54,6 +57,7 @@ export class RedisMailbox implements Mailbox {
     private readonly cfg: BrokerConfig,
     private readonly log?: Logger,
     private readonly names: PidboxNames = pidboxNames(),
+    private readonly hooks: MailboxHooks = {},
   ) {
     this.prefix = keyPrefix(cfg);
     const sep = cfg.transportOptions['sep'];
@@ -131,7 +135,13 @@ export class RedisMailbox implements Mailbox {
     this.assertOpen();
     const c = this.idle.pop();
     if (c !== undefined) return c;
-    const conn = new Redis({ ...redisOptions(this.cfg, 'celery-exporter:control-reply'), maxRetriesPerRequest: 1 });
+    // Short-lived: no failover detector of its own (the command connection has one).
+    const conn = new Redis({
+      ...redisOptions(this.cfg, 'celery-exporter:control-reply'),
+      maxRetriesPerRequest: 1,
+      failoverDetector: false,
+      retryStrategy: (times: number) => (this.closed ? null : backoffDelay(times - 1)),
+    });
     conn.on('error', (err: Error) => this.onConnError(err));
     this.open.add(conn);
     return conn;
@@ -198,9 +208,17 @@ export class RedisMailbox implements Mailbox {
   private command(): Redis {
     if (this.closed && this.cmd === undefined) throw new Error('remote control mailbox is closed');
     if (this.cmd === undefined) {
-      this.cmd = new Redis({ ...redisOptions(this.cfg, 'celery-exporter:control'), maxRetriesPerRequest: 1 });
+      this.cmd = new Redis({
+        ...redisOptions(this.cfg, 'celery-exporter:control'),
+        maxRetriesPerRequest: 1,
+        retryStrategy: (times: number) => (this.closed ? null : backoffDelay(times - 1)),
+      });
       this.cmd.on('error', (err: Error) => this.onConnError(err));
-      this.cmd.on('ready', () => (this.lastConnError = undefined));
+      this.cmd.on('ready', () => {
+        this.lastConnError = undefined;
+        if (this.everReady) this.hooks.onReconnect?.();
+        this.everReady = true;
+      });
     }
     return this.cmd;
   }
