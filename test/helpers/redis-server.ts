@@ -100,3 +100,53 @@ export async function clientList(c: Redis, type?: 'normal' | 'pubsub'): Promise<
     .filter((l) => l.trim() !== '')
     .map((l) => Object.fromEntries(l.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])));
 }
+
+export interface OwnSentinel {
+  port: number;
+  client(): Redis;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A redis-sentinel of the test's own watching `master` as "mymaster" (quorum 1, so a single
+ * sentinel decides; `SENTINEL FAILOVER` needs no quorum anyway). Its config file lives in a
+ * temporary directory (Sentinel rewrites it).
+ */
+export async function startSentinel(master: OwnRedis, name = 'mymaster'): Promise<OwnSentinel> {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'cpe-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  const lines = [
+    `port ${port}`,
+    'bind 127.0.0.1',
+    'daemonize no',
+    `dir ${dir}`,
+    `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+    `sentinel down-after-milliseconds ${name} 2000`,
+    `sentinel failover-timeout ${name} 10000`,
+    `sentinel parallel-syncs ${name} 1`,
+  ];
+  if (master.password !== undefined) lines.push(`sentinel auth-pass ${name} ${master.password}`);
+  writeFileSync(conf, lines.join('\n') + '\n');
+  const proc = spawnTracked('redis-sentinel', [conf]);
+  await proc.waitForOutput(/\+monitor master/, 15_000);
+  const clients: Redis[] = [];
+  return {
+    port,
+    output: () => proc.output(),
+    client() {
+      const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+      c.on('error', () => undefined);
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of clients.splice(0)) c.disconnect();
+      await proc.stop(5000);
+    },
+  };
+}

@@ -18,6 +18,20 @@ export function fanoutPrefix(cfg: BrokerConfig): string {
   return `/${cfg.url.db}.`;
 }
 
+/**
+ * Every fanout prefix a kombu producer of this broker may use. Behind Sentinel, kombu up to 5.2
+ * never formats its default prefix (SentinelChannel._get_pool skips the `.format(db=…)` the
+ * plain channel does), so Celery 5.2 workers publish events on the literal `/{db}.celeryev/…`
+ * and listen for remote control on `/{db}.celery.pidbox`; later kombu versions use `/0.`.
+ * We subscribe to both and publish to both (a worker listens on one of them).
+ */
+export function fanoutPrefixes(cfg: BrokerConfig): string[] {
+  const p = fanoutPrefix(cfg);
+  const fp = cfg.transportOptions['fanout_prefix'];
+  const isDefault = fp === undefined || fp === true;
+  return cfg.url.sentinels.length > 0 && isDefault ? [p, '/{db}.'] : [p];
+}
+
 /** ioredis options for a broker URL; reconnection is driven by the caller. */
 export function redisOptions(cfg: BrokerConfig, connectionName: string): RedisOptions {
   const u = cfg.url;

@@ -4,7 +4,7 @@ import type { Logger } from '../../log.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
-import { fanoutPrefix, keyPrefix } from './connect.js';
+import { fanoutPrefixes, keyPrefix } from './connect.js';
 import { encodeCommand, RespError, RespReader, type Reply } from './resp.js';
 import { SentinelWatch } from './sentinel-watch.js';
 import { openRedisSocket } from './socket.js';
@@ -70,8 +70,11 @@ export class RedisEventSubscriber implements EventTransport {
     private readonly hooks: TransportHooks,
     private readonly log: Logger,
   ) {
-    const channel = `${keyPrefix(cfg)}${fanoutPrefix(cfg)}celeryev`;
-    this.patterns = [`${escapeGlob(channel)}/*`, escapeGlob(channel)];
+    this.patterns = [];
+    for (const fp of fanoutPrefixes(cfg)) {
+      const channel = `${keyPrefix(cfg)}${fp}celeryev`;
+      this.patterns.push(`${escapeGlob(channel)}/*`, escapeGlob(channel));
+    }
     if (cfg.url.sentinels.length > 0) {
       this.watch = new SentinelWatch(cfg, (to) => this.onSwitchMaster(to), log);
     }

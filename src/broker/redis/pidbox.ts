@@ -9,7 +9,7 @@ import { abortReason, raceAbort, type Mailbox, type RawReply, type ReplyInbox } 
 import { pidboxNames, replyQueueName, type PidboxNames, type PidboxRequest, type RequestHeaders } from '../../remote/protocol.js';
 import { backoffDelay } from '../../util/backoff.js';
 import type { MailboxHooks } from '../mailbox.js';
-import { fanoutPrefix, keyPrefix, redisOptions } from './connect.js';
+import { fanoutPrefixes, keyPrefix, redisOptions } from './connect.js';
 
 /** kombu's Redis defaults (transport options `sep`, `priority_steps`). */
 const DEFAULT_SEP = '\x06\x16';
@@ -50,7 +50,7 @@ export class RedisMailbox implements Mailbox {
   private readonly prefix: string;
   private readonly sep: string;
   private readonly steps: number[];
-  private readonly channel: string;
+  private readonly channels: string[];
   private readonly bindingKey: string;
 
   constructor(
@@ -64,7 +64,7 @@ export class RedisMailbox implements Mailbox {
     this.sep = typeof sep === 'string' && sep !== '' ? sep : DEFAULT_SEP;
     const steps = cfg.transportOptions['priority_steps'];
     this.steps = Array.isArray(steps) && steps.every((s) => typeof s === 'number') ? (steps as number[]) : DEFAULT_PRIORITY_STEPS;
-    this.channel = `${this.prefix}${fanoutPrefix(cfg)}${names.requestExchange}`;
+    this.channels = fanoutPrefixes(cfg).map((fp) => `${this.prefix}${fp}${names.requestExchange}`);
     this.bindingKey = `${this.prefix}_kombu.binding.${names.replyExchange}`;
   }
 
@@ -87,7 +87,11 @@ export class RedisMailbox implements Mailbox {
   async publish(request: PidboxRequest, headers: RequestHeaders, signal?: AbortSignal): Promise<number> {
     this.assertOpen();
     try {
-      return await raceAbort(this.command().publish(this.channel, envelope(request, headers, this.names)), signal);
+      const body = envelope(request, headers, this.names);
+      const cmd = this.command();
+      // Each worker listens on one of the channels: the receivers add up.
+      const counts = await raceAbort(Promise.all(this.channels.map((c) => cmd.publish(c, body))), signal);
+      return counts.reduce((a, n) => a + n, 0);
     } catch (err) {
       throw this.explain(err);
     }
