@@ -8,7 +8,7 @@ import { fanoutPrefixes, keyPrefix } from './connect.js';
 import { encodeCommand, RespError, RespReader, type Reply } from './resp.js';
 import { SentinelWatch } from './sentinel-watch.js';
 import { openRedisSocket } from './socket.js';
-import { judgeLoss, parseServerFacts, ReadBacklog, type LostSubscription, type ServerFacts } from './subscription-loss.js';
+import { FULL_READ_TCP, FULL_READ_TLS, judgeLoss, parseServerFacts, ReadBacklog, type LostSubscription, type ServerFacts } from './subscription-loss.js';
 
 /** A subscriber that has been silent this long (no message, no pong) is treated as dead. */
 const HEALTH_INTERVAL_MS = 30_000;
@@ -160,7 +160,7 @@ export class RedisEventSubscriber implements EventTransport {
     const pipeline = this.hooks.pipeline;
     const lagOf = this.hooks.eventLagSeconds;
     const expect: Array<(r: Reply) => void> = [];
-    const backlog = new ReadBacklog();
+    const backlog = new ReadBacklog(this.cfg.url.tls ? FULL_READ_TLS : FULL_READ_TCP);
     let minLag = Number.POSITIVE_INFINITY;
     let lastLag = Number.NaN;
     let lastData = Date.now();

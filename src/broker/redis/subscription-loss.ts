@@ -56,8 +56,12 @@ function toNumber(v: string): number | undefined {
   return v !== '' && Number.isFinite(n) ? n : undefined;
 }
 
-/** Reads smaller than this never count as full: a caught-up subscriber reads what just arrived. */
-const MIN_FULL_READ = 16 * 1024;
+/**
+ * The size of a read that filled Node's read buffer: libuv reads TCP and unix sockets 64 KiB at
+ * a time; a TLS socket hands over one decrypted piece of at most 16 KiB.
+ */
+export const FULL_READ_TCP = 64 * 1024;
+export const FULL_READ_TLS = 16 * 1024;
 /** Full reads in a row that mean "behind": the kernel held at least this many buffers for us. */
 export const BEHIND_FULL_READS = 4;
 /** Growth of the event lag over the connection's lowest that means "behind". */
@@ -65,12 +69,11 @@ export const BEHIND_LAG_GROWTH_S = 2;
 
 /**
  * Watches the sizes of socket reads (one comparison per read, not per event). A read that fills
- * the read buffer (64 KiB for TCP; learnt as the largest read seen) means more data was waiting;
+ * the read buffer (64 KiB for TCP, 16 KiB for TLS) means more data was waiting;
  * several in a row mean the exporter was reading a backlog. The streak that ended just before
  * the close is kept, since the last read before the FIN is usually a partial one.
  */
 export class ReadBacklog {
-  private fullSize = MIN_FULL_READ;
   private streakReads = 0;
   private streakBytes = 0;
   private lastStreakReads = 0;
@@ -78,8 +81,9 @@ export class ReadBacklog {
   /** Non-full reads since the last streak ended. */
   private since = 0;
 
+  constructor(private readonly fullSize = FULL_READ_TCP) {}
+
   onRead(n: number): void {
-    if (n > this.fullSize) this.fullSize = n;
     if (n >= this.fullSize) {
       this.streakReads++;
       this.streakBytes += n;
