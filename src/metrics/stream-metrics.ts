@@ -11,8 +11,8 @@ export class StreamMetrics {
         new Counter({
           name: 'celery_exporter_events_dropped_suspected_total',
           help:
-            'Times Redis closed the event subscription while the exporter was behind (output-buffer limit or client eviction): ' +
-            'the events Redis had queued for the exporter were lost. Counts incidents, not events.',
+            'Times Redis closed the event subscription while the exporter was behind (pub/sub output-buffer limit, client eviction, or a kill): ' +
+            'the events Redis had queued for the exporter were lost. Counts incidents, not events; always 0 on RabbitMQ.',
         }),
       )
       .labels();
