@@ -8,6 +8,7 @@ import type { Logger } from '../../log.js';
 import { abortReason, raceAbort, type Mailbox, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
 import { pidboxNames, replyQueueName, type PidboxNames, type PidboxRequest, type RequestHeaders } from '../../remote/protocol.js';
 import { backoffDelay } from '../../util/backoff.js';
+import { describeConnectError } from '../connect-errors.js';
 import type { MailboxHooks } from '../mailbox.js';
 import { fanoutPrefixes, keyPrefix, redisOptions } from './connect.js';
 
@@ -228,7 +229,7 @@ export class RedisMailbox implements Mailbox {
   }
 
   private onConnError(err: Error): void {
-    this.lastConnError = err.message;
+    this.lastConnError = describeConnectError(err);
     this.log?.debug({ err: err.message }, 'remote control connection error');
   }
 
