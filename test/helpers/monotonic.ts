@@ -66,3 +66,8 @@ export function logLines(output: string): Array<Record<string, unknown>> {
   }
   return out;
 }
+
+/** Output lines that are not the exporter's JSON log lines (a library printing to stderr). */
+export function strayLines(output: string): string[] {
+  return output.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('{'));
+}

@@ -8,7 +8,7 @@ import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { parseMetrics, sum, value, waitFor, type Sample } from '../helpers/metrics.js';
-import { CounterWatch, linesWithSecrets, logLines } from '../helpers/monotonic.js';
+import { CounterWatch, linesWithSecrets, logLines, strayLines } from '../helpers/monotonic.js';
 import { createVhost, rabbitmqctl, type TestVhost } from '../helpers/rabbitmq.js';
 import { freePort } from '../helpers/redis-server.js';
 
@@ -64,7 +64,11 @@ afterAll(async () => {
   for (const s of servers) s.close();
   await rabbitmqctl(['delete_user', USER]).catch(() => undefined);
   await vhost?.remove();
-  for (const e of exporters) expect(linesWithSecrets(e.output(), [PASSWORD, WRONG])).toEqual([]);
+  for (const e of exporters) {
+    expect(linesWithSecrets(e.output(), [PASSWORD, WRONG])).toEqual([]);
+    // Every line is a log line of ours: no library printing errors to stderr on each retry.
+    expect(strayLines(e.output())).toEqual([]);
+  }
 });
 
 describe('RabbitMQ: connections closed by the server, RabbitMQ restarted', () => {

@@ -5,7 +5,7 @@ import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { parseMetrics, sum, value, waitFor, type Sample } from '../helpers/metrics.js';
-import { CounterWatch, linesWithSecrets, logLines } from '../helpers/monotonic.js';
+import { CounterWatch, linesWithSecrets, logLines, strayLines } from '../helpers/monotonic.js';
 import { clientList, freePort, OwnRedis, type OwnRedisOptions } from '../helpers/redis-server.js';
 
 /**
@@ -57,7 +57,11 @@ afterAll(async () => {
   for (const e of exporters) await e.stop();
   for (const s of servers) await s.stop();
   // Whatever happened, no log line of any exporter of this file carries a password.
-  for (const e of exporters) expect(linesWithSecrets(e.output(), [PASSWORD, WRONG])).toEqual([]);
+  for (const e of exporters) {
+    expect(linesWithSecrets(e.output(), [PASSWORD, WRONG])).toEqual([]);
+    // Every line is a log line of ours: no library printing errors to stderr on each retry.
+    expect(strayLines(e.output())).toEqual([]);
+  }
 });
 
 describe('Redis: connections killed, Redis restarted', () => {

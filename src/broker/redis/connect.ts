@@ -52,8 +52,8 @@ export function redisOptions(cfg: BrokerConfig, connectionName: string): RedisOp
     opts.sentinels = u.sentinels;
     opts.name = masterName(cfg);
     opts.sentinelPassword = sentinelPassword(cfg);
-    // Reconnect as soon as a sentinel announces +switch-master, not when the old master goes.
-    opts.failoverDetector = true;
+    // Failovers are followed with SentinelWatch (ioredis's failoverDetector leaves its sentinel
+    // connections without an error listener: an unreachable sentinel prints to stderr).
     opts.sentinelRetryStrategy = (times: number) => backoffDelay(times - 1);
   } else {
     opts.host = u.host;

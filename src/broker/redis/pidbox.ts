@@ -11,6 +11,7 @@ import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
 import type { MailboxHooks } from '../mailbox.js';
 import { fanoutPrefixes, keyPrefix, redisOptions } from './connect.js';
+import { SentinelWatch } from './sentinel-watch.js';
 
 /** kombu's Redis defaults (transport options `sep`, `priority_steps`). */
 const DEFAULT_SEP = '\x06\x16';
@@ -48,6 +49,7 @@ export class RedisMailbox implements Mailbox {
   private lastConnError: string | undefined;
   private closed = false;
   private everReady = false;
+  private watch: SentinelWatch | undefined;
   private readonly prefix: string;
   private readonly sep: string;
   private readonly steps: number[];
@@ -101,6 +103,7 @@ export class RedisMailbox implements Mailbox {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.watch?.stop();
     await Promise.allSettled([...this.cleaning]);
     const late = [...this.lateSweeps.entries()];
     this.lateSweeps.clear();
@@ -140,11 +143,9 @@ export class RedisMailbox implements Mailbox {
     this.assertOpen();
     const c = this.idle.pop();
     if (c !== undefined) return c;
-    // Short-lived: no failover detector of its own (the command connection has one).
     const conn = new Redis({
       ...redisOptions(this.cfg, 'celery-exporter:control-reply'),
       maxRetriesPerRequest: 1,
-      failoverDetector: false,
       retryStrategy: (times: number) => (this.closed ? null : backoffDelay(times - 1)),
     });
     conn.on('error', (err: Error) => this.onConnError(err));
@@ -224,8 +225,21 @@ export class RedisMailbox implements Mailbox {
         if (this.everReady) this.hooks.onReconnect?.();
         this.everReady = true;
       });
+      if (this.cfg.url.sentinels.length > 0) {
+        // A new master: reconnect the command connection and drop idle reply connections.
+        this.watch = new SentinelWatch(this.cfg, () => this.onSwitchMaster(), this.log);
+        this.watch.start();
+      }
     }
     return this.cmd;
+  }
+
+  private onSwitchMaster(): void {
+    this.cmd?.disconnect(true);
+    for (const c of this.idle.splice(0)) {
+      this.open.delete(c);
+      c.disconnect();
+    }
   }
 
   private onConnError(err: Error): void {

@@ -10,6 +10,7 @@ import { redisOptions } from './connect.js';
 import { describeConnectError } from '../connect-errors.js';
 import { MonotonicMirrors } from '../../metrics/monotonic-mirror.js';
 import { parseRedisInfo } from './info.js';
+import { SentinelWatch } from './sentinel-watch.js';
 import { RedisQueueLayout, isInternalExchange, isInternalQueue, queueDepth, type PriorityKey } from './queue-keys.js';
 import { aggregateUnacked, unackedQueue, type UnackedStats } from './unacked.js';
 
@@ -46,6 +47,7 @@ export class RedisQueuePoller implements Poller {
   private everReady = false;
   private closing = false;
   private lastError: string | undefined;
+  private readonly watch: SentinelWatch | undefined;
   private lastDiscovery = Number.NEGATIVE_INFINITY;
   /** Queues named in binding sets at the last discovery. */
   private bound = new Set<string>();
@@ -90,6 +92,11 @@ export class RedisQueuePoller implements Poller {
       if (this.everReady) this.deps.onReconnect?.();
       this.everReady = true;
     });
+    if (cfg.url.sentinels.length > 0) {
+      // Reconnect (through the sentinels) as soon as one announces a new master.
+      this.watch = new SentinelWatch(cfg, () => this.client.disconnect(true), log);
+      this.watch.start();
+    }
   }
 
   async poll(signal: AbortSignal): Promise<void> {
@@ -116,6 +123,7 @@ export class RedisQueuePoller implements Poller {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.watch?.stop();
     try {
       if (this.client.status === 'ready') await Promise.race([this.client.quit(), new Promise((r) => setTimeout(r, 1000))]);
     } catch {

@@ -17,7 +17,7 @@ export class SentinelWatch {
   constructor(
     private readonly cfg: BrokerConfig,
     private readonly onSwitch: (to: string) => void,
-    private readonly log: Logger,
+    private readonly log?: Logger,
   ) {}
 
   start(): void {
@@ -31,7 +31,7 @@ export class SentinelWatch {
         maxRetriesPerRequest: null,
         retryStrategy: (times: number) => backoffDelay(times - 1),
       });
-      c.on('error', (err: Error) => this.log.debug({ sentinel: `${s.host}:${s.port}`, err: err.message }, 'sentinel watch connection error'));
+      c.on('error', (err: Error) => this.log?.debug({ sentinel: `${s.host}:${s.port}`, err: err.message }, 'sentinel watch connection error'));
       c.on('message', (channel: string, message: string) => {
         // "<master name> <old ip> <old port> <new ip> <new port>"
         const parts = message.split(' ');
@@ -39,7 +39,7 @@ export class SentinelWatch {
       });
       // Queued until the sentinel answers; ioredis subscribes again after each reconnect.
       c.subscribe('+switch-master').catch((err: unknown) =>
-        this.log.debug({ sentinel: `${s.host}:${s.port}`, err: String(err) }, 'sentinel watch could not subscribe'),
+        this.log?.debug({ sentinel: `${s.host}:${s.port}`, err: String(err) }, 'sentinel watch could not subscribe'),
       );
       this.clients.push(c);
     }

@@ -46,6 +46,7 @@ async function resolveMaster(cfg: BrokerConfig): Promise<[string, number]> {
   const errors: string[] = [];
   for (const s of cfg.url.sentinels) {
     const client = new Redis({ host: s.host, port: s.port, password, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined); // reported through the rejected connect()
     try {
       await client.connect();
       const addr = (await client.call('SENTINEL', 'get-master-addr-by-name', name)) as [string, string] | null;
