@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { spawnTracked, type Spawned } from './processes.js';
 
@@ -29,6 +32,7 @@ export class OwnRedis {
   readonly port: number;
   readonly password: string | undefined;
   private proc: Spawned | undefined;
+  private dir: string | undefined;
   private readonly clients: Redis[] = [];
 
   private constructor(
@@ -63,7 +67,9 @@ export class OwnRedis {
   }
 
   async spawn(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+    // Its own directory: a replica writes the RDB it receives from its master there.
+    this.dir ??= mkdtempSync(join(tmpdir(), 'cpe-redis-'));
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir];
     if (this.password !== undefined) args.push('--requirepass', this.password, '--masterauth', this.password);
     args.push(...(this.opts.args ?? []));
     this.proc = spawnTracked('redis-server', args);
@@ -89,6 +95,7 @@ export class OwnRedis {
   async stop(): Promise<void> {
     for (const c of this.clients.splice(0)) c.disconnect();
     await this.shutdown();
+    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -114,9 +121,6 @@ export interface OwnSentinel {
  * temporary directory (Sentinel rewrites it).
  */
 export async function startSentinel(master: OwnRedis, name = 'mymaster'): Promise<OwnSentinel> {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cpe-sentinel-'));
   const conf = join(dir, 'sentinel.conf');
@@ -147,6 +151,7 @@ export async function startSentinel(master: OwnRedis, name = 'mymaster'): Promis
     async stop() {
       for (const c of clients.splice(0)) c.disconnect();
       await proc.stop(5000);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
