@@ -33,8 +33,10 @@ const succeeded = (s: Sample[]) => sum(s, 'celery_task_succeeded_total', { hostn
 const brokers = (s: Sample[]) => select(s, 'celery_broker_uptime_seconds').map((x) => x.labels['broker']);
 
 beforeAll(async () => {
-  master = await OwnRedis.start({ password: PASSWORD });
+  // No 5 s wait before the first sync (Redis 7's repl-diskless-sync-delay).
+  master = await OwnRedis.start({ password: PASSWORD, args: ['--repl-diskless-sync-delay', '0'] });
   replica = await OwnRedis.start({ password: PASSWORD, args: ['--replicaof', '127.0.0.1', String(master.port)] });
+  await waitFor(async () => String(await replica.client().info('replication')), (i) => i.includes('master_link_status:up'), { what: 'the replica in sync' });
   sentinel = await startSentinel(master);
   await waitFor(
     async () => (await sentinel.client().call('SENTINEL', 'REPLICAS', 'mymaster')) as unknown[],
@@ -91,6 +93,8 @@ describe('Sentinel', () => {
     expect(brokers(before)).toEqual([first]);
     expect(String(logLines(e.output()).find((l) => /^broker ready/.test(String(l['msg'])))?.['msg'])).toContain(`on ${first}`);
 
+    // Sentinel promotes the replica whatever it holds: let it have caught up first.
+    await waitFor(() => replica.client().llen(IDLE), (n) => n === 5, { what: 'the replica to hold the idle queue' });
     const failoverAt = Date.now();
     await sentinel.client().call('SENTINEL', 'FAILOVER', 'mymaster');
     const after = await waitFor(
