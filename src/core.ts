@@ -9,6 +9,7 @@ import { QueueMetrics } from './metrics/queue-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
 import { STATE_TABLES, StateMetrics, type StateTable } from './metrics/state-metrics.js';
+import { StreamMetrics } from './metrics/stream-metrics.js';
 import { TaskMetrics } from './metrics/task-metrics.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { EventPipeline } from './pipeline.js';
@@ -39,6 +40,7 @@ export type CoreConfig = Pick<Config, 'metrics' | 'workers'> & {
 export class Core {
   readonly registry: MetricRegistry;
   readonly self: SelfMetrics;
+  readonly stream: StreamMetrics;
   readonly taskMetrics: TaskMetrics;
   readonly workerMetrics: WorkerMetrics;
   readonly queueMetrics: QueueMetrics;
@@ -71,6 +73,7 @@ export class Core {
     this.self = new SelfMetrics(this.registry, { version: VERSION, broker: cfg.brokerMasked, transport: cfg.transport });
     this.stateMetrics = new StateMetrics(this.registry);
     this.registry.onSeriesDropped = (metric) => this.stateMetrics.seriesDropped.labels(metric).inc();
+    this.stream = new StreamMetrics(this.registry);
     this.taskMetrics = new TaskMetrics(this.registry, {
       runtimeBuckets: m.runtimeBuckets,
       queueWaitBuckets: m.queueWaitBuckets,

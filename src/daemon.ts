@@ -9,7 +9,7 @@ import { scrub } from './config/secrets.js';
 import { Core } from './core.js';
 import { HttpServer } from './http/server.js';
 import { WebConfigFile } from './http/web-config.js';
-import { RateLimitedLog, type Logger } from './log.js';
+import type { Logger } from './log.js';
 import type { PollerSchedule } from './pollers/poller.js';
 import { PollScheduler } from './pollers/scheduler.js';
 import { remoteControlPollers } from './remote/pollers.js';
@@ -42,6 +42,8 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
       else log.warn({ broker: cfg.broker.url.masked }, `broker not ready: ${scrub(reason)}`);
     },
     onReconnect: (component) => core.self.reconnects.labels(component).inc(),
+    eventLagSeconds: () => core.self.lag.value,
+    onEventsDropped: () => core.stream.droppedSuspected.inc(),
   };
   const transport = createTransport(cfg, hooks, log);
 
@@ -64,7 +66,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  const pollers = new PollScheduler(createPollers(cfg, core, log), core.self, new RateLimitedLog(log));
+  const pollers = new PollScheduler(createPollers(cfg, core, log), core.self, log);
   pollers.start();
 
   const timer = setInterval(() => core.tick(Date.now()), 1000);

@@ -4,12 +4,17 @@ import type { Mailbox } from '../remote/mailbox.js';
 import { AmqpMailbox } from './amqp/pidbox.js';
 import { RedisMailbox } from './redis/pidbox.js';
 
+export interface MailboxHooks {
+  /** The mailbox's connection came back after a loss. */
+  onReconnect?(): void;
+}
+
 /** The remote-control (pidbox) adapter for the configured broker. Connects on first use. */
-export function createMailbox(cfg: BrokerConfig, log?: Logger): Mailbox {
+export function createMailbox(cfg: BrokerConfig, log?: Logger, hooks: MailboxHooks = {}): Mailbox {
   switch (cfg.url.transport) {
     case 'redis':
-      return new RedisMailbox(cfg, log);
+      return new RedisMailbox(cfg, log, undefined, hooks);
     case 'amqp':
-      return new AmqpMailbox(cfg, log);
+      return new AmqpMailbox(cfg, log, undefined, hooks);
   }
 }

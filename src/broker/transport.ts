@@ -22,4 +22,8 @@ export interface TransportHooks {
   onReadyChange(ready: boolean, reason: string): void;
   /** Called each time a connection is re-established after a loss. */
   onReconnect?(component: string): void;
+  /** The event lag the pipeline last measured (seconds); read per socket read, not per event. */
+  eventLagSeconds?(): number;
+  /** The broker dropped the subscription while the exporter was behind: events were lost. */
+  onEventsDropped?(): void;
 }

@@ -122,6 +122,10 @@ export function buildBrokerConfig(argv: Argv): BrokerConfig {
   for (const [k, v] of Object.entries(parseKeyValues('broker-transport-option', listOption(argv, 'broker-transport-option')))) {
     transportOptions[k] = transportOptionValue(v);
   }
+  const sk = transportOptions['sentinel_kwargs'];
+  if (typeof sk === 'object' && sk !== null && typeof (sk as Record<string, unknown>)['password'] === 'string') {
+    registerSecret((sk as Record<string, string>)['password']);
+  }
   const sep = transportOptions['sep'];
   if (sep !== undefined && typeof sep !== 'string') transportOptions['sep'] = String(sep);
   if (transportOptions['priority_steps'] !== undefined) {

@@ -13,7 +13,9 @@ import type { Mailbox } from './mailbox.js';
 export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
   const rcfg = cfg.remoteControl;
   if (!rcfg.inspect && !rcfg.enableEvents) return [];
-  const rc = new RemoteControl(mailbox ?? createMailbox(cfg.broker, log), {
+  // Its connections' recoveries count as celery_exporter_reconnects_total{component="control"}.
+  const reconnects = core.self.reconnects.labels('control');
+  const rc = new RemoteControl(mailbox ?? createMailbox(cfg.broker, log, { onReconnect: () => reconnects.inc() }), {
     onInvalidReply: (reason) => core.controlMetrics.invalidReplies.labels(reason).inc(),
   });
   const rateLimited = new RateLimitedLog(log);

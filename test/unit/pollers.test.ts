@@ -1,6 +1,5 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { RateLimitedLog } from '../../src/log.js';
 import { MetricRegistry } from '../../src/metrics/registry.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import type { Poller } from '../../src/pollers/poller.js';
@@ -11,7 +10,7 @@ import { parseMetrics, value } from '../helpers/metrics.js';
 function setup() {
   const reg = new MetricRegistry({ defaultMetrics: false });
   const self = new SelfMetrics(reg, { version: 't', broker: 'b', transport: 'redis' });
-  const log = new RateLimitedLog(pino({ level: 'silent' }));
+  const log = pino({ level: 'silent' });
   return { reg, self, log, samples: () => parseMetrics(reg.renderOwnSync()) };
 }
 

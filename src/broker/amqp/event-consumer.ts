@@ -4,6 +4,7 @@ import type { AmqpConfig } from '../../config/amqp-config.js';
 import type { BrokerConfig } from '../../config/config.js';
 import type { Logger } from '../../log.js';
 import { backoffDelay } from '../../util/backoff.js';
+import { describeConnectError } from '../connect-errors.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
 import { amqpConnectOptions, closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
 
@@ -38,6 +39,8 @@ export class AmqpEventConsumer implements EventTransport {
   private everReady = false;
   private isReady = false;
   private reported: boolean | undefined;
+  /** The outage being reported: when it began, failed attempts, last error (for the line that ends it). */
+  private outage: { since: number; attempts: number; lastError: string } | undefined;
   /** The queue of the current connection, for tests and logs. */
   queueName: string | undefined;
 
@@ -111,9 +114,15 @@ export class AmqpEventConsumer implements EventTransport {
       this.attempt = 0;
       if (this.everReady) this.hooks.onReconnect?.('events');
       this.everReady = true;
-      this.setReady(true, `consuming ${queue}, bound to exchange ${EVENT_EXCHANGE} with "#"`);
+      const o = this.outage;
+      this.outage = undefined;
+      const note =
+        o === undefined
+          ? ''
+          : `; down ${((Date.now() - o.since) / 1000).toFixed(1)} s, ${o.attempts} failed attempt${o.attempts === 1 ? '' : 's'}${o.attempts > 0 ? `, last: ${o.lastError}` : ''}`;
+      this.setReady(true, `consuming ${queue}, bound to exchange ${EVENT_EXCHANGE} with "#"${note}`);
     } catch (err) {
-      this.lost(gen, `connect failed: ${(err as Error).message}`);
+      this.lost(gen, `connect failed: ${describeConnectError(err)}`);
     }
   }
 
@@ -147,9 +156,12 @@ export class AmqpEventConsumer implements EventTransport {
     this.conn = undefined;
     this.queueName = undefined;
     void closeQuietly(c);
+    if (this.outage === undefined) this.outage = { since: Date.now(), attempts: 0, lastError: reason };
+    else this.outage.attempts++;
+    this.outage.lastError = reason;
     this.setReady(false, reason);
     const delay = backoffDelay(this.attempt++);
-    this.log.debug({ attempt: this.attempt, delayMs: delay }, 'reconnecting to RabbitMQ');
+    this.log.debug({ attempt: this.attempt, delayMs: delay, err: reason }, 'reconnecting to RabbitMQ');
     this.timer = setTimeout(() => void this.connect(), delay);
   }
 

@@ -1,4 +1,5 @@
 import type { RateLimitedLog } from '../../log.js';
+import { MonotonicMirror } from '../../metrics/monotonic-mirror.js';
 import type { BrokerMetrics } from '../../metrics/broker-metrics.js';
 import type { QueueMetrics } from '../../metrics/queue-metrics.js';
 import type { Poller } from '../../pollers/poller.js';
@@ -40,6 +41,9 @@ const QUEUE_COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers';
 export class ManagementPoller implements Poller {
   readonly name = 'rabbitmq_management';
   private reported = new Set<string>();
+  /** The vhost's message counters, kept monotonic across broker restarts. */
+  private readonly published = new MonotonicMirror();
+  private readonly delivered = new MonotonicMirror();
 
   constructor(
     private readonly api: ManagementClient,
@@ -125,9 +129,9 @@ export class ManagementPoller implements Poller {
     // The API omits message figures of a vhost that never had a message: that is zero.
     m.messagesReady.labels(b).set(num(v.messages_ready));
     m.messagesUnacked.labels(b).set(num(v.messages_unacknowledged));
-    // The broker's own counters, mirrored (they restart with the broker, which Prometheus reads as a counter reset).
-    m.messagesPublished.labels(b).set(num(v.message_stats?.publish));
-    m.messagesDelivered.labels(b).set(num(v.message_stats?.deliver_get));
+    // The broker's own counters, mirrored; they restart at 0 with the broker, ours keep what they had counted.
+    m.messagesPublished.labels(b).set(this.published.update(num(v.message_stats?.publish)));
+    m.messagesDelivered.labels(b).set(this.delivered.update(num(v.message_stats?.deliver_get)));
   }
 }
 

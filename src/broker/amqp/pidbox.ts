@@ -5,6 +5,7 @@ import { Invalid } from '../../decoder/invalid.js';
 import type { Logger } from '../../log.js';
 import { abortReason, raceAbort, type Mailbox, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
 import { pidboxNames, replyQueueName, type PidboxNames, type PidboxRequest, type RequestHeaders } from '../../remote/protocol.js';
+import type { MailboxHooks } from '../mailbox.js';
 import { AmqpConnectionHolder } from './pidbox-connection.js';
 
 /** Celery's control_queue_expires / control_queue_ttl, as kombu sends them (ms). */
@@ -26,9 +27,13 @@ export class AmqpMailbox implements Mailbox {
     cfg: BrokerConfig,
     private readonly log?: Logger,
     private readonly names: PidboxNames = pidboxNames(),
+    hooks: MailboxHooks = {},
   ) {
-    this.holder = new AmqpConnectionHolder(cfg, 'celery-exporter:control', (err) =>
-      this.log?.debug({ err: err.message }, 'remote control connection error'),
+    this.holder = new AmqpConnectionHolder(
+      cfg,
+      'celery-exporter:control',
+      (err) => this.log?.debug({ err: err.message }, 'remote control connection error'),
+      hooks.onReconnect,
     );
   }
 

@@ -3,6 +3,8 @@ import type { Logger } from '../../log.js';
 import type { QueueMetrics } from '../../metrics/queue-metrics.js';
 import type { Poller } from '../../pollers/poller.js';
 import type { QueueRegistry } from '../../state/queue-registry.js';
+import { describeConnectError } from '../connect-errors.js';
+import { RetryGate } from '../retry-gate.js';
 import { closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
 
 /** AMQP short strings: a longer name cannot exist on the broker, so it is not asked for. */
@@ -23,6 +25,8 @@ export class AmqpQueuePoller implements Poller {
   /** Queues that have series now, so a queue that vanished loses them. */
   private reported = new Set<string>();
   private readonly warnedMissing = new Set<string>();
+  /** Backoff between connection attempts, however short the poll interval. */
+  private readonly gate = new RetryGate();
 
   constructor(
     private readonly opts: AmqpConnectOptions,
@@ -70,7 +74,17 @@ export class AmqpQueuePoller implements Poller {
 
   private async connection(signal: AbortSignal): Promise<ChannelModel> {
     if (this.conn !== undefined) return this.conn;
-    const conn = await openConnection(this.opts, signal);
+    this.gate.check();
+    let conn: ChannelModel;
+    try {
+      conn = await openConnection(this.opts, signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const e = new Error(`cannot connect to RabbitMQ: ${describeConnectError(err)}`);
+      this.gate.failed(e);
+      throw e;
+    }
+    this.gate.succeeded();
     conn.on('error', () => undefined); // followed by 'close'
     conn.on('close', () => {
       if (this.conn === conn) {

@@ -4,6 +4,8 @@ export interface RedisHealth {
   usedMemoryBytes: number | undefined;
   uptimeSeconds: number | undefined;
   evictedKeys: number | undefined;
+  /** Changes when Redis restarts: mirrored counters keep what they had counted. */
+  runId: string | undefined;
 }
 
 /** Parses the `field:value` lines of INFO (sections and unknown fields ignored). */
@@ -25,5 +27,6 @@ export function parseRedisInfo(text: string): RedisHealth {
     usedMemoryBytes: num('used_memory'),
     uptimeSeconds: num('uptime_in_seconds'),
     evictedKeys: num('evicted_keys'),
+    runId: fields.get('run_id'),
   };
 }

@@ -7,7 +7,11 @@ import { parseJsonTolerant } from '../../decoder/json.js';
 import type { Logger } from '../../log.js';
 import { abortReason, raceAbort, type Mailbox, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
 import { pidboxNames, replyQueueName, type PidboxNames, type PidboxRequest, type RequestHeaders } from '../../remote/protocol.js';
-import { fanoutPrefix, keyPrefix, redisOptions } from './connect.js';
+import { backoffDelay } from '../../util/backoff.js';
+import { describeConnectError } from '../connect-errors.js';
+import type { MailboxHooks } from '../mailbox.js';
+import { fanoutPrefixes, keyPrefix, redisOptions } from './connect.js';
+import { SentinelWatch } from './sentinel-watch.js';
 
 /** kombu's Redis defaults (transport options `sep`, `priority_steps`). */
 const DEFAULT_SEP = '\x06\x16';
@@ -44,23 +48,26 @@ export class RedisMailbox implements Mailbox {
   /** The last connection error, which says more than ioredis's "max retries" rejection. */
   private lastConnError: string | undefined;
   private closed = false;
+  private everReady = false;
+  private watch: SentinelWatch | undefined;
   private readonly prefix: string;
   private readonly sep: string;
   private readonly steps: number[];
-  private readonly channel: string;
+  private readonly channels: string[];
   private readonly bindingKey: string;
 
   constructor(
     private readonly cfg: BrokerConfig,
     private readonly log?: Logger,
     private readonly names: PidboxNames = pidboxNames(),
+    private readonly hooks: MailboxHooks = {},
   ) {
     this.prefix = keyPrefix(cfg);
     const sep = cfg.transportOptions['sep'];
     this.sep = typeof sep === 'string' && sep !== '' ? sep : DEFAULT_SEP;
     const steps = cfg.transportOptions['priority_steps'];
     this.steps = Array.isArray(steps) && steps.every((s) => typeof s === 'number') ? (steps as number[]) : DEFAULT_PRIORITY_STEPS;
-    this.channel = `${this.prefix}${fanoutPrefix(cfg)}${names.requestExchange}`;
+    this.channels = fanoutPrefixes(cfg).map((fp) => `${this.prefix}${fp}${names.requestExchange}`);
     this.bindingKey = `${this.prefix}_kombu.binding.${names.replyExchange}`;
   }
 
@@ -83,7 +90,11 @@ export class RedisMailbox implements Mailbox {
   async publish(request: PidboxRequest, headers: RequestHeaders, signal?: AbortSignal): Promise<number> {
     this.assertOpen();
     try {
-      return await raceAbort(this.command().publish(this.channel, envelope(request, headers, this.names)), signal);
+      const body = envelope(request, headers, this.names);
+      const cmd = this.command();
+      // Each worker listens on one of the channels: the receivers add up.
+      const counts = await raceAbort(Promise.all(this.channels.map((c) => cmd.publish(c, body))), signal);
+      return counts.reduce((a, n) => a + n, 0);
     } catch (err) {
       throw this.explain(err);
     }
@@ -92,6 +103,7 @@ export class RedisMailbox implements Mailbox {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.watch?.stop();
     await Promise.allSettled([...this.cleaning]);
     const late = [...this.lateSweeps.entries()];
     this.lateSweeps.clear();
@@ -131,7 +143,11 @@ export class RedisMailbox implements Mailbox {
     this.assertOpen();
     const c = this.idle.pop();
     if (c !== undefined) return c;
-    const conn = new Redis({ ...redisOptions(this.cfg, 'celery-exporter:control-reply'), maxRetriesPerRequest: 1 });
+    const conn = new Redis({
+      ...redisOptions(this.cfg, 'celery-exporter:control-reply'),
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => (this.closed ? null : backoffDelay(times - 1)),
+    });
     conn.on('error', (err: Error) => this.onConnError(err));
     this.open.add(conn);
     return conn;
@@ -198,15 +214,36 @@ export class RedisMailbox implements Mailbox {
   private command(): Redis {
     if (this.closed && this.cmd === undefined) throw new Error('remote control mailbox is closed');
     if (this.cmd === undefined) {
-      this.cmd = new Redis({ ...redisOptions(this.cfg, 'celery-exporter:control'), maxRetriesPerRequest: 1 });
+      this.cmd = new Redis({
+        ...redisOptions(this.cfg, 'celery-exporter:control'),
+        maxRetriesPerRequest: 1,
+        retryStrategy: (times: number) => (this.closed ? null : backoffDelay(times - 1)),
+      });
       this.cmd.on('error', (err: Error) => this.onConnError(err));
-      this.cmd.on('ready', () => (this.lastConnError = undefined));
+      this.cmd.on('ready', () => {
+        this.lastConnError = undefined;
+        if (this.everReady) this.hooks.onReconnect?.();
+        this.everReady = true;
+      });
+      if (this.cfg.url.sentinels.length > 0) {
+        // A new master: reconnect the command connection and drop idle reply connections.
+        this.watch = new SentinelWatch(this.cfg, () => this.onSwitchMaster(), this.log);
+        this.watch.start();
+      }
     }
     return this.cmd;
   }
 
+  private onSwitchMaster(): void {
+    this.cmd?.disconnect(true);
+    for (const c of this.idle.splice(0)) {
+      this.open.delete(c);
+      c.disconnect();
+    }
+  }
+
   private onConnError(err: Error): void {
-    this.lastConnError = err.message;
+    this.lastConnError = describeConnectError(err);
     this.log?.debug({ err: err.message }, 'remote control connection error');
   }
 

@@ -7,7 +7,10 @@ import type { Poller } from '../../pollers/poller.js';
 import type { QueueRegistry } from '../../state/queue-registry.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { redisOptions } from './connect.js';
+import { describeConnectError } from '../connect-errors.js';
+import { MonotonicMirrors } from '../../metrics/monotonic-mirror.js';
 import { parseRedisInfo } from './info.js';
+import { SentinelWatch } from './sentinel-watch.js';
 import { RedisQueueLayout, isInternalExchange, isInternalQueue, queueDepth, type PriorityKey } from './queue-keys.js';
 import { aggregateUnacked, unackedQueue, type UnackedStats } from './unacked.js';
 
@@ -43,6 +46,8 @@ export class RedisQueuePoller implements Poller {
   private readonly layout: RedisQueueLayout;
   private everReady = false;
   private closing = false;
+  private lastError: string | undefined;
+  private readonly watch: SentinelWatch | undefined;
   private lastDiscovery = Number.NEGATIVE_INFINITY;
   /** Queues named in binding sets at the last discovery. */
   private bound = new Set<string>();
@@ -56,6 +61,9 @@ export class RedisQueuePoller implements Poller {
   /** Unacked delivery tag → queue (null: no usable hash value). */
   private tagQueue = new Map<string, string | null>();
   private brokerLabel: string | undefined;
+  /** evicted_keys of each server, kept monotonic across Redis restarts. */
+  private readonly evictions = new MonotonicMirrors();
+  private readonly runIds = new Map<string, string>();
 
   constructor(
     private readonly cfg: BrokerConfig,
@@ -76,11 +84,19 @@ export class RedisQueuePoller implements Poller {
       autoResendUnfulfilledCommands: false,
       retryStrategy: (times: number) => (this.closing ? null : backoffDelay(times - 1)),
     });
-    this.client.on('error', (err: Error) => this.log.debug({ err: err.message }, 'queue poller connection error'));
+    this.client.on('error', (err: Error) => {
+      this.lastError = describeConnectError(err);
+      this.log.debug({ err: err.message }, 'queue poller connection error');
+    });
     this.client.on('ready', () => {
       if (this.everReady) this.deps.onReconnect?.();
       this.everReady = true;
     });
+    if (cfg.url.sentinels.length > 0) {
+      // Reconnect (through the sentinels) as soon as one announces a new master.
+      this.watch = new SentinelWatch(cfg, () => this.client.disconnect(true), log);
+      this.watch.start();
+    }
   }
 
   async poll(signal: AbortSignal): Promise<void> {
@@ -107,6 +123,7 @@ export class RedisQueuePoller implements Poller {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.watch?.stop();
     try {
       if (this.client.status === 'ready') await Promise.race([this.client.quit(), new Promise((r) => setTimeout(r, 1000))]);
     } catch {
@@ -187,7 +204,7 @@ export class RedisQueuePoller implements Poller {
     const c = this.client;
     if (c.status === 'ready') return;
     if (this.everReady || (c.status !== 'wait' && c.status !== 'connecting' && c.status !== 'connect')) {
-      throw new Error(`not connected to Redis (${c.status})`);
+      throw new Error(`not connected to Redis (${c.status}${this.lastError !== undefined ? `; last error: ${this.lastError}` : ''})`);
     }
     if (c.status === 'wait') c.connect().catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
@@ -199,7 +216,7 @@ export class RedisQueuePoller implements Poller {
         else resolve();
       };
       const onReady = () => done();
-      const onError = (err: Error) => done(new Error(`cannot connect to Redis: ${err.message}`));
+      const onError = (err: Error) => done(new Error(`cannot connect to Redis: ${describeConnectError(err)}`));
       const onAbort = () => done(signal.reason as Error);
       c.once('ready', onReady);
       c.once('error', onError);
@@ -327,8 +344,10 @@ export class RedisQueuePoller implements Poller {
     put(b.connectedClients, (l) => b.connectedClients.remove(l), info.connectedClients);
     put(b.memoryUsed, (l) => b.memoryUsed.remove(l), info.usedMemoryBytes);
     put(b.uptime, (l) => b.uptime.remove(l), info.uptimeSeconds);
-    // Redis's own counter, mirrored (it restarts at 0 with Redis, which rate() handles).
-    put(b.evictedKeys, (l) => b.evictedKeys.remove(l), info.evictedKeys);
+    // Redis's own counter, mirrored; it restarts at 0 with Redis, ours keeps what it had counted.
+    const restarted = info.runId !== undefined && this.runIds.has(label) && this.runIds.get(label) !== info.runId;
+    if (info.runId !== undefined) this.runIds.set(label, info.runId);
+    put(b.evictedKeys, (l) => b.evictedKeys.remove(l), info.evictedKeys === undefined ? undefined : this.evictions.update(label, info.evictedKeys, restarted));
   }
 
   /** host:port of the Redis server; behind Sentinel, the master actually connected to. */

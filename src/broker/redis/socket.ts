@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { BrokerConfig } from '../../config/config.js';
-import { tlsOptions } from './connect.js';
+import { masterName, sentinelPassword, tlsOptions } from './connect.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -41,15 +41,12 @@ export async function openRedisSocket(cfg: BrokerConfig): Promise<Socket> {
 }
 
 async function resolveMaster(cfg: BrokerConfig): Promise<[string, number]> {
-  const name = typeof cfg.transportOptions['master_name'] === 'string' ? cfg.transportOptions['master_name'] : 'mymaster';
-  const sk = cfg.transportOptions['sentinel_kwargs'];
-  const password =
-    typeof sk === 'object' && sk !== null && typeof (sk as Record<string, unknown>)['password'] === 'string'
-      ? ((sk as Record<string, unknown>)['password'] as string)
-      : undefined;
+  const name = masterName(cfg);
+  const password = sentinelPassword(cfg);
   const errors: string[] = [];
   for (const s of cfg.url.sentinels) {
     const client = new Redis({ host: s.host, port: s.port, password, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined); // reported through the rejected connect()
     try {
       await client.connect();
       const addr = (await client.call('SENTINEL', 'get-master-addr-by-name', name)) as [string, string] | null;
