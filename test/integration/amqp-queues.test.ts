@@ -196,6 +196,24 @@ describe('RabbitMQ queue depth through the management API', () => {
     }
   });
 
+  it('gives a user with the "monitoring" tag the broker health view too', async () => {
+    const user = `cpe-mon-${id}`;
+    await rabbitmqctl(['add_user', user, 'mon-only-pw']);
+    try {
+      await rabbitmqctl(['set_user_tags', user, 'monitoring']);
+      await rabbitmqctl(['set_permissions', '-p', vhost.name, user, '.*', '.*', '.*']);
+      const e = await start(['--rabbitmq-management-url', `http://${user}:mon-only-pw@127.0.0.1:15672`]);
+      const s = await waitFor(() => scrape(e), (x) => select(x, 'celery_broker_messages_ready').length === 1, {
+        what: 'broker health for a monitoring user',
+      });
+      expect(select(s, 'celery_broker_connected_clients')).toHaveLength(1);
+      expect(sum(s, 'celery_exporter_poll_errors_total', { poller: 'rabbitmq_management' })).toBe(0);
+      expect(e.output()).not.toMatch(/broker health unavailable/);
+    } finally {
+      await rabbitmqctl(['delete_user', user]);
+    }
+  });
+
   it('says clearly, once, that the management API is unreachable, and keeps the events going', async () => {
     const bad = await start(['--rabbitmq-management-url', 'http://monitor:mgmt-s3cret@127.0.0.1:1']);
     await waitFor(() => fetch(`${bad.url}/readyz`).then((r) => r.status), (st) => st === 200, { what: 'readyz' });

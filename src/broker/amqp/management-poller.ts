@@ -110,12 +110,15 @@ export class ManagementPoller implements Poller {
   /** Broker health: connections of the vhost, memory and uptime of the node answering, vhost message totals. */
   private async health(signal: AbortSignal): Promise<void> {
     const vh = vhostPath(this.vhost);
-    const [overview, nodes, vhost, connections] = await Promise.all([
+    // The vhost list, not /api/vhosts/<vhost>: RabbitMQ 3.10 answers the latter only to
+    // administrators, the list also to users with the monitoring tag.
+    const [overview, nodes, vhosts, connections] = await Promise.all([
       this.api.get('api/overview?columns=node', signal),
       this.api.get('api/nodes?columns=name,mem_used,uptime', signal),
-      this.api.get(`api/vhosts/${vh}`, signal),
+      this.api.get('api/vhosts?columns=name,messages_ready,messages_unacknowledged,message_stats', signal),
       this.api.get(`api/vhosts/${vh}/connections?columns=name`, signal),
     ]);
+    const vhost = Array.isArray(vhosts) ? (vhosts as Array<ApiVhost & { name?: unknown }>).find((x) => x.name === this.vhost) : undefined;
     const nodeName = (overview as { node?: unknown } | null)?.node;
     const node = Array.isArray(nodes) ? (nodes as ApiNode[]).find((n) => n.name === nodeName) : undefined;
     if (node === undefined) throw new Error(`node ${String(nodeName)} not found in /api/nodes`);
