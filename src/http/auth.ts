@@ -10,7 +10,9 @@ import bcrypt from 'bcryptjs';
  * Prometheus sends the same credentials every scrape — keyed by a SHA-256, never the password.
  * bcryptjs's async compare yields between rounds, so a check never stalls event ingestion.
  */
-const DUMMY_HASH = bcrypt.hashSync('dummy password that matches nothing', 10);
+/** Made on first use: a cost-10 hash takes ~100 ms, which an exporter without auth should not pay at start. */
+let dummyHash: string | undefined;
+const dummy = () => (dummyHash ??= bcrypt.hashSync('dummy password that matches nothing', 10));
 const CACHE_MAX = 1000;
 
 export class BasicAuth {
@@ -21,7 +23,7 @@ export class BasicAuth {
     const creds = parseBasic(header);
     const user = creds?.user ?? '';
     const hash = users.get(user);
-    const effective = hash ?? DUMMY_HASH;
+    const effective = hash ?? dummy();
     const key = createHash('sha256').update(`${user}\u0000${effective}\u0000${creds?.password ?? ''}`).digest('hex');
     let ok = this.cache.get(key);
     if (ok === undefined) {
