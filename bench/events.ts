@@ -79,7 +79,8 @@ export function planTasks(n: number, w: Workload, t0: number, ratePerSec: number
       messages.push({ routingKey: 'task.multi', body: pyjson([retried, { ...received, timestamp: ts + 0.02 }, { ...started, timestamp: ts + 0.021 }]), events: 3 });
       events += 4;
     }
-    if ((i * 104729) % 1000 < (w.lostRatio ?? 0) * 1000) {
+    const lost = (i * 104729) % 1000 < (w.lostRatio ?? 0) * 1000;
+    if (lost) {
       // Lost with its worker: no terminal event ever comes.
     } else if (roll >= 990 - w.failRatio * 1000 && roll < 990) {
       const failed = { hostname: worker, ...base, uuid, exception: "ValueError('card declined')", traceback: TRACEBACK, timestamp: ts + 0.05, type: 'task-failed' };
@@ -88,7 +89,7 @@ export function planTasks(n: number, w: Workload, t0: number, ratePerSec: number
       const ok = { hostname: worker, ...base, uuid, result: `{'order': ${i}, 'status': 'ok'}`, runtime: 0.0123 + (i % 100) / 1000, timestamp: ts + 0.05, type: 'task-succeeded' };
       messages.push({ routingKey: 'task.multi', body: pyjson([ok]), events: 1 });
     }
-    events += 1;
+    if (!lost) events += 1;
     // Heartbeats: each worker every 2 s of planned time.
     while (hbNext <= ts) {
       for (let k = 0; k < w.workers; k++) {

@@ -37,11 +37,12 @@ export const SCENARIOS: Scenario[] = [
   { id: 'soak-10m', title: 'soak: 10 min at 10k events/s', tasks: 1_500_000, rate: 10_000, taskNames: 200, exporterArgs: [], soak: true },
   {
     id: 'soak-lost-workers',
-    title: 'soak: 500k tasks at 10k events/s, 20 % never finish (lost workers)',
+    title: 'soak: 500k tasks at 10k events/s, 20 % never finish (lost workers), --max-tracked-tasks 20000',
     tasks: 500_000,
     rate: 10_000,
     taskNames: 200,
-    exporterArgs: [],
+    // A bound the lost tasks reach in ~40 s, so the run shows RSS once the in-flight table is full.
+    exporterArgs: ['--max-tracked-tasks', '20000'],
     soak: true,
     lostRatio: 0.2,
   },

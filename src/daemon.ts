@@ -54,7 +54,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   const server = new HttpServer(
     { ...cfg.http, webConfig },
     {
-      metrics: () => core.registry.render(),
+      metrics: (write) => core.registry.renderTo(write),
       notReadyReason: () => (transport.ready ? undefined : 'broker not connected or not subscribed'),
       landing: { version: VERSION, broker: cfg.broker.url.masked },
     },

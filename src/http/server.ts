@@ -20,7 +20,8 @@ export interface HttpOptions {
 }
 
 export interface HttpHandlers {
-  metrics(): Promise<string>;
+  /** Writes the exposition in chunks (streamed: no Content-Length, chunked transfer). */
+  metrics(write: (chunk: string) => void): Promise<void>;
   /** undefined when ready, else why not. */
   notReadyReason(): string | undefined;
   landing: Omit<LandingInfo, 'metricsPath' | 'prefix'>;
@@ -133,8 +134,11 @@ export class HttpServer {
       return send(res, 401, TEXT, 'unauthorized\n');
     }
     if (path === this.opts.metricsPath) {
-      const body = await this.handlers.metrics();
-      return send(res, 200, TEXT_CONTENT_TYPE, body, req.method === 'HEAD');
+      res.statusCode = 200;
+      res.setHeader('Content-Type', TEXT_CONTENT_TYPE);
+      if (req.method === 'HEAD') return void res.end();
+      await this.handlers.metrics((chunk) => res.write(chunk));
+      return void res.end();
     }
     if (path === '/') {
       const page = landingPage({ ...this.handlers.landing, metricsPath: this.opts.metricsPath, prefix: this.prefix });

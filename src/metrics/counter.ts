@@ -25,7 +25,8 @@ export class Counter extends Family<CounterChild> {
     return new CounterChild(labelStr, labelValues);
   }
 
-  protected renderChild(child: CounterChild, out: string[]): void {
+  renderChild(child: CounterChild, out: string[]): number {
     out.push(this.sample('', child.labelStr, child.value));
+    return 1;
   }
 }

@@ -48,7 +48,8 @@ export abstract class Family<C extends Child> {
   }
 
   protected abstract create(labelStr: string, labelValues: readonly string[]): C;
-  protected abstract renderChild(child: C, out: string[]): void;
+  /** Appends one series' samples to `out`; returns how many lines that was. */
+  abstract renderChild(child: C, out: string[]): number;
 
   /** Returns the series for these label values, creating it (if the budget allows). */
   labels(...values: string[]): C {
@@ -115,12 +116,18 @@ export abstract class Family<C extends Child> {
     return this.children.values();
   }
 
-  /** Appends the text exposition of this family to `out`; returns the number of samples. */
+  /** Appends the text exposition of this family to `out`; returns the number of lines. */
   render(out: string[]): number {
+    this.renderHeader(out);
+    let lines = 0;
+    for (const child of this.children.values()) lines += this.renderChild(child, out);
+    return lines;
+  }
+
+  /** Runs the collect hook and writes HELP/TYPE. */
+  renderHeader(out: string[]): void {
     this.collect?.();
     out.push(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`);
-    for (const child of this.children.values()) this.renderChild(child, out);
-    return this.children.size;
   }
 
   private buildLabelStr(values: readonly string[]): string {

@@ -28,7 +28,8 @@ export class Gauge extends Family<GaugeChild> {
     return new GaugeChild(labelStr, labelValues);
   }
 
-  protected renderChild(child: GaugeChild, out: string[]): void {
+  renderChild(child: GaugeChild, out: string[]): number {
     out.push(this.sample('', child.labelStr, child.value));
+    return 1;
   }
 }

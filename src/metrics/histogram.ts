@@ -45,7 +45,7 @@ export class Histogram extends Family<HistogramChild> {
     return new HistogramChild(labelStr, labelValues, this.bounds);
   }
 
-  protected renderChild(child: HistogramChild, out: string[]): void {
+  renderChild(child: HistogramChild, out: string[]): number {
     const prefix = child.labelStr === '' ? `${this.name}_bucket{le="` : `${this.name}_bucket{${child.labelStr},le="`;
     let cum = 0;
     let s = '';
@@ -54,5 +54,6 @@ export class Histogram extends Family<HistogramChild> {
       s += `${prefix}${this.leStrings[i]}"} ${formatValue(cum)}\n`;
     }
     out.push(s, this.sample('_sum', child.labelStr, child.sum), this.sample('_count', child.labelStr, child.count));
+    return this.leStrings.length + 2;
   }
 }

@@ -4,8 +4,11 @@ import { escapeLabelValue } from './format.js';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** Samples rendered between yields to the event loop, so a scrape never stalls ingestion for long. */
-const YIELD_EVERY_SERIES = 2000;
+/**
+ * Lines rendered between yields to the event loop, so a scrape never stalls ingestion for long
+ * (about a millisecond per chunk here), however large a single family is.
+ */
+const YIELD_EVERY_LINES = 2000;
 
 export interface RegistryOptions {
   staticLabels?: Record<string, string>;
@@ -97,17 +100,34 @@ export class MetricRegistry implements SeriesBudget {
 
   /** Renders every family; yields to the event loop between chunks. */
   async render(): Promise<string> {
-    const out: string[] = [];
-    let sinceYield = 0;
+    const parts: string[] = [];
+    await this.renderTo((chunk) => parts.push(chunk));
+    return parts.join('');
+  }
+
+  /**
+   * Renders in chunks of about YIELD_EVERY_LINES lines, handing each to `write` and yielding to
+   * the event loop in between: ingestion never waits long, and the exposition is never held as
+   * one large string (a 100k-series scrape would otherwise allocate ~10 MB at once).
+   */
+  async renderTo(write: (chunk: string) => void): Promise<void> {
+    let out: string[] = [];
+    let budget = YIELD_EVERY_LINES;
     for (const f of this.families) {
-      sinceYield += f.render(out);
-      if (sinceYield >= YIELD_EVERY_SERIES) {
-        sinceYield = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      f.renderHeader(out);
+      // A Map iterator survives entries added or removed while we yield.
+      for (const child of f.series()) {
+        budget -= f.renderChild(child, out);
+        if (budget <= 0) {
+          budget = YIELD_EVERY_LINES;
+          write(out.join(''));
+          out = [];
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
     }
     out.push(await this.prom.metrics());
-    return out.join('');
+    write(out.join(''));
   }
 
   /** Synchronous render of our own families only (tests, benchmarks). */

@@ -144,7 +144,9 @@ describe('remote control over RabbitMQ with real workers', () => {
       expect(select(s, 'celery_active_worker_count', { queue_name: QS })[0]?.value).toBe(2);
       expect(select(s, 'celery_worker_tasks_reserved', { hostname: W1 })[0]?.value).toBe(1);
       expect(select(s, 'celery_worker_tasks_scheduled', { hostname: W2 })[0]?.value).toBe(2);
-      expect(select(s, 'celery_exporter_control_replies_invalid_total')).toEqual([]);
+      const invalid = select(s, 'celery_exporter_control_replies_invalid_total');
+      expect(invalid.length).toBeGreaterThan(0);
+      expect(invalid.filter((x) => x.value !== 0)).toEqual([]);
     } finally {
       await poller.close();
     }
