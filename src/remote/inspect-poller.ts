@@ -41,6 +41,9 @@ export interface InspectRound {
 
 type Family = Gauge | Counter;
 
+/** How long a worker first seen in events may stay silent before its ping_success says 0. */
+export const STARTUP_GRACE_MS = 10_000;
+
 /**
  * Polls ping, stats, active_queues, reserved and scheduled, and turns the replies into the
  * worker pool and per-queue gauges. A worker that stops answering loses its inspect series
@@ -50,6 +53,8 @@ export class InspectPoller implements Poller {
   readonly name = 'inspect';
   /** Local time each host last answered, for hosts the event stream may not know. */
   private readonly lastReply = new Map<string, number>();
+  /** When a host known from events but never answering was first missed (its startup grace). */
+  private readonly firstMissed = new Map<string, number>();
 
   constructor(
     private readonly d: InspectPollerDeps,
@@ -181,9 +186,17 @@ export class InspectPoller implements Poller {
     const silent = new Set<string>();
     for (const h of this.d.workers.hostnames()) if (!answered.has(h)) silent.add(h);
     for (const h of this.lastReply.keys()) if (!answered.has(h)) silent.add(h);
+    for (const h of this.firstMissed.keys()) if (!silent.has(h)) this.firstMissed.delete(h);
     for (const host of silent) {
       const last = this.lastReply.get(host);
       const known = this.d.workers.isKnown(host);
+      if (last === undefined) {
+        // A worker announces itself (worker-online) a moment before its remote-control consumer
+        // is up: a ping in between is lost. Not answering means something only after the grace.
+        const since = this.firstMissed.get(host) ?? now;
+        this.firstMissed.set(host, since);
+        if (now - since < STARTUP_GRACE_MS) continue;
+      }
       if (!known && last !== undefined) {
         if (m.pingSuccess.peek(host) === undefined && last < now) {
           // Its series were purged (by the event side or by us): forget it.

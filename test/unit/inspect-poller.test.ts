@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RateLimitedLog } from '../../src/log.js';
 import type { NodeReply, RemoteControl } from '../../src/remote/client.js';
-import { InspectPoller, type InspectRound } from '../../src/remote/inspect-poller.js';
+import { InspectPoller, STARTUP_GRACE_MS, type InspectRound } from '../../src/remote/inspect-poller.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { select, value } from '../helpers/metrics.js';
 import { makeCore, testConfig, type TestCore } from './core.js';
@@ -128,6 +128,28 @@ describe('inspect replies of real workers → worker pool metrics', () => {
     // Its queue now has no consumer: 0, not absent.
     expect(value(s, 'celery_active_worker_count', { queue_name: 'cap-c' })).toBe(0);
     expect(value(s, 'celery_worker_ping_success', { hostname: 'prefork@capture' })).toBe(1);
+  });
+
+  it('a worker just announced by events gets a startup grace before ping_success says 0', () => {
+    const t = makeCore();
+    const p = poller(t);
+    const empty: InspectRound = { ping: [], stats: [], activeQueues: [], reserved: [], scheduled: [] };
+    t.feed({ type: 'worker-online', hostname: 'new@h', freq: 2, active: 0, timestamp: t.clock.now / 1000 });
+    p.apply(empty);
+    expect(select(t.samples(), 'celery_worker_ping_success', { hostname: 'new@h' })).toEqual([]);
+    t.clock.now += STARTUP_GRACE_MS - 1;
+    p.apply(empty);
+    expect(select(t.samples(), 'celery_worker_ping_success', { hostname: 'new@h' })).toEqual([]);
+    t.clock.now += 1;
+    p.apply(empty);
+    expect(value(t.samples(), 'celery_worker_ping_success', { hostname: 'new@h' })).toBe(0);
+    // Once it has answered, a later silence counts at once.
+    const pong: NodeReply = { hostname: 'new@h', value: { ok: 'pong' }, elapsedMs: 3 };
+    p.apply({ ...empty, ping: [pong] });
+    expect(value(t.samples(), 'celery_worker_ping_success', { hostname: 'new@h' })).toBe(1);
+    t.clock.now += 2_000;
+    p.apply(empty);
+    expect(value(t.samples(), 'celery_worker_ping_success', { hostname: 'new@h' })).toBe(0);
   });
 
   it('a worker known only from remote control is purged after the purge delay without answers', () => {
