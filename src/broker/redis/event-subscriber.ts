@@ -10,8 +10,14 @@ import { SentinelWatch } from './sentinel-watch.js';
 import { openRedisSocket } from './socket.js';
 import { FULL_READ_TCP, FULL_READ_TLS, judgeLoss, parseServerFacts, ReadBacklog, type LostSubscription, type ServerFacts } from './subscription-loss.js';
 
-/** How long reads pause after a short read; events then reach the metrics at most this late. */
-const COALESCE_MS = 4;
+/**
+ * How long reads pause after a short read (we are caught up); events then reach the metrics at
+ * most this late (nothing is lost: the kernel and Redis hold them meanwhile). Measured at 20k
+ * events/s, CPU µs/event: 4 ms 5.6 (mean of 5 runs), 16 ms 4.85 (3 runs). Pausing after every
+ * non-full read instead saved no more and lost the 200k burst in 2 of 5 runs (Redis closed the
+ * subscriber): a pause must never happen while a backlog is being read.
+ */
+const COALESCE_MS = 16;
 const COALESCE_BELOW_BYTES = 16 * 1024;
 /** A subscriber that has been silent this long (no message, no pong) is treated as dead. */
 const HEALTH_INTERVAL_MS = 30_000;
@@ -197,9 +203,9 @@ export class RedisEventSubscriber implements EventTransport {
         fail(err instanceof RespError ? err : new Error(`protocol error: ${(err as Error).message}`));
       }
       // Caught up (a short read): let the kernel gather the next messages for a few
-      // milliseconds, so one read carries dozens of them instead of a handful — half the
-      // system time and fewer wake-ups. A full read means we are behind: keep reading.
-      if (COALESCE_MS > 0 && !coalescing && chunk.length < COALESCE_BELOW_BYTES) {
+      // milliseconds, so one read carries hundreds of them instead of a handful — fewer
+      // wake-ups and system calls. A longer read means more may be waiting: keep reading.
+      if (!coalescing && chunk.length < COALESCE_BELOW_BYTES) {
         coalescing = true;
         sock.pause();
         setTimeout(resume, COALESCE_MS);
