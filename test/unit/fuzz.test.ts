@@ -117,7 +117,8 @@ function checkHealthy(core: Core, lines: string[]): void {
   expect(sum(s, 'celery_exporter_events_total') + sum(s, 'celery_exporter_events_invalid_total')).toBeGreaterThan(0);
 }
 
-describe('fuzzing the decoder and state', { timeout: 90_000 }, () => {
+// 30k cases take a few seconds; the budget grows with FUZZ_RUNS (npm run fuzz runs a million).
+describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30_000) * 20_000) }, () => {
   it(`survives ${RUNS} mutated Redis envelopes`, () => {
     const { core, lines } = fuzzCore();
     fc.assert(
