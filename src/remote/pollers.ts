@@ -6,7 +6,7 @@ import type { PollerSchedule } from '../pollers/poller.js';
 import { LabelPolicy } from '../state/labels.js';
 import { RemoteControl } from './client.js';
 import { EnableEventsPoller } from './enable-events-poller.js';
-import { InspectPoller } from './inspect-poller.js';
+import { InspectPoller, type InspectPollerOptions } from './inspect-poller.js';
 import type { Mailbox } from './mailbox.js';
 
 /** The remote-control pollers the configuration asks for, sharing one mailbox (connections). */
@@ -24,19 +24,7 @@ export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailb
   const out: PollerSchedule[] = [];
   if (rcfg.inspect) {
     const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
-    const poller = new InspectPoller(
-      {
-        rc,
-        metrics: core.inspectMetrics,
-        workerMetrics: core.workerMetrics,
-        workers: core.workers,
-        queues: core.queues,
-        labels,
-        purgeHostname: (h) => core.purgeHostname(h),
-        log: rateLimited,
-      },
-      { replyTimeoutMs, purgeAfterMs: cfg.workers.purgeAfter * 1000 },
-    );
+    const poller = inspectPollerFor(core, rc, labels, rateLimited, { replyTimeoutMs, purgeAfterMs: cfg.workers.purgeAfter * 1000 });
     out.push({ poller, intervalMs: rcfg.pollInterval * 1000, timeoutMs });
   }
   if (rcfg.enableEvents) {
@@ -52,4 +40,29 @@ export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailb
     });
   }
   return out;
+}
+
+/** An inspect poller writing to the core's metric families and reading its worker and queue state. */
+export function inspectPollerFor(
+  core: Core,
+  rc: RemoteControl,
+  labels: LabelPolicy,
+  log: RateLimitedLog,
+  opts: InspectPollerOptions,
+  now?: () => number,
+): InspectPoller {
+  return new InspectPoller(
+    {
+      rc,
+      metrics: core.inspectMetrics,
+      workerMetrics: core.workerMetrics,
+      workers: core.workers,
+      queues: core.queues,
+      labels,
+      purgeHostname: (h) => core.purgeHostname(h),
+      log,
+    },
+    opts,
+    now,
+  );
 }

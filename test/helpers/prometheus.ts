@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ROOT } from './exporter.js';
 import { spawnTracked, type Spawned } from './processes.js';
+import { freePort } from './ports.js';
 
 export const PROMETHEUS_BIN = process.env['PROMETHEUS_BIN'] ?? '/usr/bin/prometheus';
 export const EXAMPLE_CONFIG = join(ROOT, 'prometheus', 'prometheus.yml');
@@ -14,17 +14,6 @@ export interface Prometheus extends Spawned {
   /** GET /api/v1/<path> with query parameters; throws unless status is "success". */
   api<T = unknown>(path: string, params?: Record<string, string | string[]>): Promise<T>;
   cleanup(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -9,7 +9,7 @@ import { only, parseDockerfile, type Stage } from '../helpers/dockerfile.js';
 import { ROOT } from '../helpers/exporter.js';
 import { waitFor } from '../helpers/metrics.js';
 import { spawnTracked, type Spawned } from '../helpers/processes.js';
-import { freePort } from '../helpers/prometheus.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * There is no Docker engine here, so the Dockerfile is replayed as plain shell: each stage gets

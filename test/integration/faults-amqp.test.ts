@@ -10,7 +10,7 @@ import { uid } from '../helpers/ids.js';
 import { parseMetrics, sum, value, waitFor, type Sample } from '../helpers/metrics.js';
 import { CounterWatch, linesWithSecrets, logLines, strayLines } from '../helpers/monotonic.js';
 import { createVhost, rabbitmqctl, type TestVhost } from '../helpers/rabbitmq.js';
-import { freePort } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/ports.js';
 
 const run = promisify(execFile);
 

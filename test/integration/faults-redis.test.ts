@@ -6,7 +6,8 @@ import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { parseMetrics, sum, value, waitFor, type Sample } from '../helpers/metrics.js';
 import { CounterWatch, linesWithSecrets, logLines, strayLines } from '../helpers/monotonic.js';
-import { clientList, freePort, OwnRedis, type OwnRedisOptions } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/ports.js';
+import { clientList, OwnRedis, type OwnRedisOptions } from '../helpers/redis-server.js';
 
 /**
  * Broker faults on Redis, each against a redis-server of this file's own (password protected,

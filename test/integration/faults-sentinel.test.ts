@@ -5,7 +5,8 @@ import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { parseMetrics, select, sum, value, waitFor, type Sample } from '../helpers/metrics.js';
 import { CounterWatch, linesWithSecrets, logLines, strayLines } from '../helpers/monotonic.js';
-import { freePort, OwnRedis, startSentinel, type OwnSentinel } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/ports.js';
+import { OwnRedis, startSentinel, type OwnSentinel } from '../helpers/redis-server.js';
 
 /**
  * Redis behind Sentinel, kombu's URL form (`sentinel://…;sentinel://…` with the master_name

@@ -8,7 +8,7 @@ import { buildBrokerConfig } from '../../src/config/config.js';
 import { Core } from '../../src/core.js';
 import { RateLimitedLog } from '../../src/log.js';
 import { byNode, RemoteControl } from '../../src/remote/client.js';
-import { InspectPoller } from '../../src/remote/inspect-poller.js';
+import { inspectPollerFor } from '../../src/remote/pollers.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { amqpUrl } from '../helpers/brokers.js';
 import { celeryCli, sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
@@ -26,6 +26,7 @@ import {
 import { parseMetrics, select, value, waitFor } from '../helpers/metrics.js';
 import { createVhost, deleteVhost, listQueues } from '../helpers/rabbitmqctl.js';
 import { testConfig } from '../unit/core.js';
+import { thousandCalls } from '../helpers/thousand-calls.js';
 
 const run = promisify(execFile);
 
@@ -89,26 +90,11 @@ describe('remote control over RabbitMQ with real workers', () => {
     expect(before).toContain(`${W1}.celery.pidbox`);
     expect(before.filter((q) => q.endsWith('.reply.celery.pidbox'))).toEqual([]);
     const rc = new RemoteControl(new AmqpMailbox(broker()));
-    const methods = ['ping', 'stats', 'active_queues', 'reserved', 'scheduled'];
-    const tally = { answered: 0, unanswered: 0, aborted: 0 };
-    for (let i = 0; i < 1000; i++) {
-      const method = methods[i % methods.length]!;
-      if (i % 100 === 7) {
-        const r = await rc.call(method, { timeoutMs: 50, destination: ['nobody@nowhere'] });
-        expect(r.replies).toEqual([]);
-        tally.unanswered++;
-      } else if (i % 100 === 13) {
-        const ac = new AbortController();
-        setTimeout(() => ac.abort(new Error('poll timed out')), 100);
-        await expect(rc.call(method, { timeoutMs: 5000, destination: ['nobody@nowhere'], signal: ac.signal })).rejects.toThrow('poll timed out');
-        tally.aborted++;
-      } else {
-        // The destination gives the expected count, so a call ends at the second reply.
-        const r = await rc.call(method, { timeoutMs: 2000, destination: [W1, W2] });
-        expect(r.replies.map((x) => x.hostname).sort()).toEqual([W1, W2].sort());
-        tally.answered++;
-      }
-    }
+    const tally = await thousandCalls(rc, async (method) => {
+      // The destination gives the expected count, so a call ends at the second reply.
+      const r = await rc.call(method, { timeoutMs: 2000, destination: [W1, W2] });
+      expect(r.replies.map((x) => x.hostname).sort()).toEqual([W1, W2].sort());
+    });
     expect(tally).toEqual({ answered: 980, unanswered: 10, aborted: 10 });
     // Checked while the connection is still open: the reply queues are exclusive and would
     // vanish with it anyway, so only this shows they are deleted call by call.
@@ -120,17 +106,11 @@ describe('remote control over RabbitMQ with real workers', () => {
   it('every inspect metric equals what celery inspect reports for the same workers', async () => {
     const core = new Core({ ...testConfig(), queues: [] }, pino({ level: 'silent' }), Date.now, { defaultMetrics: false });
     const rc = new RemoteControl(new AmqpMailbox(broker()), { onInvalidReply: (r) => core.controlMetrics.invalidReplies.labels(r).inc() });
-    const poller = new InspectPoller(
-      {
-        rc,
-        metrics: core.inspectMetrics,
-        workerMetrics: core.workerMetrics,
-        workers: core.workers,
-        queues: core.queues,
-        labels: new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }),
-        purgeHostname: (h) => core.purgeHostname(h),
-        log: new RateLimitedLog(pino({ level: 'silent' })),
-      },
+    const poller = inspectPollerFor(
+      core,
+      rc,
+      new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }),
+      new RateLimitedLog(pino({ level: 'silent' })),
       { replyTimeoutMs: 1000, purgeAfterMs: 600_000 },
     );
     try {

@@ -11,6 +11,7 @@ import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
 import { CLI, ROOT, startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { parseMetrics, sum, value, waitFor } from '../helpers/metrics.js';
+import { thousandCalls } from '../helpers/thousand-calls.js';
 
 const run = promisify(execFile);
 const id = uid();
@@ -55,28 +56,12 @@ describe('1,000 consecutive remote-control calls leave nothing behind in Redis',
     const before = await keys();
     expect(before).toContain('_kombu.binding.celery.pidbox');
     const rc = new RemoteControl(new RedisMailbox(buildBrokerConfig({ 'broker-url': url })));
-    const methods = ['ping', 'stats', 'active_queues', 'reserved', 'scheduled'];
-    const tally = { answered: 0, unanswered: 0, aborted: 0 };
-    for (let i = 0; i < 1000; i++) {
-      const method = methods[i % methods.length]!;
-      if (i % 100 === 7) {
-        // Nobody by that name: the call ends by its reply window.
-        const r = await rc.call(method, { timeoutMs: 50, destination: ['nobody@nowhere'] });
-        expect(r.replies).toEqual([]);
-        tally.unanswered++;
-      } else if (i % 100 === 13) {
-        // Aborted while blocked in BRPOP (no reply will come for this destination).
-        const ac = new AbortController();
-        setTimeout(() => ac.abort(new Error('poll timed out')), 100);
-        await expect(rc.call(method, { timeoutMs: 5000, destination: ['nobody@nowhere'], signal: ac.signal })).rejects.toThrow('poll timed out');
-        tally.aborted++;
-      } else {
-        const r = await rc.call(method, { timeoutMs: 1000 });
-        expect(r.replies.map((x) => x.hostname).sort()).toEqual([W1, W2].sort());
-        expect(r.invalid).toBe(0);
-        tally.answered++;
-      }
-    }
+    // Unanswered calls end by their reply window; aborted ones while blocked in BRPOP.
+    const tally = await thousandCalls(rc, async (method) => {
+      const r = await rc.call(method, { timeoutMs: 1000 });
+      expect(r.replies.map((x) => x.hostname).sort()).toEqual([W1, W2].sort());
+      expect(r.invalid).toBe(0);
+    });
     expect(tally).toEqual({ answered: 980, unanswered: 10, aborted: 10 });
     // Checked with the connections still open, then again after closing.
     expect(await keys()).toEqual(before);

@@ -2,7 +2,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RateLimitedLog } from '../../src/log.js';
 import type { NodeReply, RemoteControl } from '../../src/remote/client.js';
-import { InspectPoller, STARTUP_GRACE_MS, type InspectRound } from '../../src/remote/inspect-poller.js';
+import { STARTUP_GRACE_MS, type InspectRound } from '../../src/remote/inspect-poller.js';
+import { inspectPollerFor } from '../../src/remote/pollers.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { select, value } from '../helpers/metrics.js';
 import { makeCore, testConfig, type TestCore } from './core.js';
@@ -11,22 +12,14 @@ import { capturedPidbox, nodeReplies } from './pidbox-fixtures.js';
 const KiB = 1024;
 
 function poller(t: TestCore, opts: { purgeAfterMs?: number; strip?: boolean } = {}) {
-  const c = t.core;
-  const p = new InspectPoller(
-    {
-      rc: {} as RemoteControl,
-      metrics: c.inspectMetrics,
-      workerMetrics: c.workerMetrics,
-      workers: c.workers,
-      queues: c.queues,
-      labels: new LabelPolicy({ stripHostnamePrefix: opts.strip ?? false, maxLength: 200 }),
-      purgeHostname: (h) => c.purgeHostname(h),
-      log: new RateLimitedLog(pino({ level: 'silent' })),
-    },
+  return inspectPollerFor(
+    t.core,
+    {} as RemoteControl,
+    new LabelPolicy({ stripHostnamePrefix: opts.strip ?? false, maxLength: 200 }),
+    new RateLimitedLog(pino({ level: 'silent' })),
     { replyTimeoutMs: 1000, purgeAfterMs: opts.purgeAfterMs ?? 600_000 },
     () => t.clock.now,
   );
-  return p;
 }
 
 function capturedRound(kind: 'redis' | 'amqp'): InspectRound {
