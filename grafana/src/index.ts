@@ -1,6 +1,6 @@
 /**
  * Every shipped dashboard, by the file it is written to in grafana/dashboards/. Regenerate the JSON
- * with `npm run bundle:generate`; test/unit/grafana-dashboards.test.ts fails when the committed
+ * with `npm run bundle:generate`; test/bundle/grafana-dashboards.test.ts fails when the committed
  * files differ from these sources.
  */
 import { exporter } from './exporter.js';

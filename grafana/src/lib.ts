@@ -3,7 +3,7 @@
  * of rows and panels in reading order; `dashboard()` lays them out on Grafana's 24-column grid, so
  * adding a panel is one entry in a list.
  *
- * Conventions every dashboard gets from here (and test/unit/grafana-dashboards.test.ts checks):
+ * Conventions every dashboard gets from here (and test/bundle/grafana-dashboards.test.ts checks):
  * the datasource is the `${datasource}` variable (never a fixed uid), every data panel has a unit
  * and a description, range functions use `$__rate_interval`.
  */

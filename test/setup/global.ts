@@ -1,37 +1,59 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findLeakedSecrets } from '../helpers/secrets.js';
 import { Socket } from 'node:net';
 import type { TestProject } from 'vitest/node';
+import { OwnRedis } from '../helpers/redis-server.js';
+import { findLeakedSecrets } from '../helpers/secrets.js';
+import { buildSources } from './build.js';
+import { missingPrerequisites, prerequisitesMessage, tiersOfThisRun } from './prerequisites.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
     amqpUrl: string | null;
+    /** True when the tests may change the RabbitMQ node itself (restart it, use vhost "/"). */
+    amqpOwned: boolean;
   }
 }
 
 /**
- * Finds the brokers the tests run against: REDIS_URL / AMQP_URL when set, else the services on
- * localhost (CI here), else containers started with testcontainers when a Docker engine exists.
- * A missing Redis fails the run loudly instead of skipping tests.
+ * Global setup of the integration, bundle and e2e tiers (each runs it once for itself).
+ *
+ * Safe by default: the tests write only to brokers they started or were pointed at.
+ * - Redis: REDIS_URL when set; otherwise a redis-server of the suite's own on a free port
+ *   (temporary directory, no persistence), stopped in teardown, so the per-file FLUSHDBs
+ *   (test/helpers/brokers.ts) only ever hit that server.
+ * - RabbitMQ: AMQP_URL when set (the node is then the tests' to use as a whole: vhost "/" and the
+ *   restart test); otherwise the node on 127.0.0.1:5672, where every test file works in a vhost
+ *   of its own and deletes it; otherwise a container when a Docker engine exists.
  */
 const stops: Array<() => Promise<unknown>> = [];
 
 let logDir: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const tiers = tiersOfThisRun();
+  const missing = missingPrerequisites(tiers);
+  const needsAmqp = tiers.includes('integration') || tiers.includes('e2e');
+  const amqp = needsAmqp ? await findAmqp() : null;
+  if (missing.length > 0 || (amqp === null && needsAmqp)) {
+    const lines = missing.length > 0 ? [prerequisitesMessage(tiers, missing)] : [];
+    if (amqp === null && needsAmqp) {
+      lines.push('no RabbitMQ: set AMQP_URL, or start rabbitmq-server on 127.0.0.1:5672 (sudo apt-get install -y rabbitmq-server; rabbitmq-plugins enable rabbitmq_management)');
+    }
+    throw new Error(lines.join('\n'));
+  }
+  buildSources();
   logDir = mkdtempSync(join(tmpdir(), 'cpe-test-logs-'));
   process.env['CPE_TEST_LOG_DIR'] = logDir;
   project.provide('redisUrl', await findRedis());
-  project.provide('amqpUrl', await findAmqp());
+  project.provide('amqpUrl', amqp?.url ?? null);
+  project.provide('amqpOwned', amqp?.owned ?? false);
 }
 
 export async function teardown(): Promise<void> {
-  for (const stop of stops) await stop();
+  for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
   if (logDir === undefined) return;
   const leaks = findLeakedSecrets(logDir);
   if (leaks.length > 0) {
@@ -44,23 +66,21 @@ export async function teardown(): Promise<void> {
 
 async function findRedis(): Promise<string> {
   if (process.env['REDIS_URL']) return process.env['REDIS_URL'].replace(/\/\d*$/, '');
-  if (await answers('127.0.0.1', 6379)) return 'redis://127.0.0.1:6379';
-  const docker = await dockerAvailable();
-  if (!docker) throw new Error('no Redis: set REDIS_URL, start redis-server on 127.0.0.1:6379, or provide a Docker engine');
-  const { RedisContainer } = await import('@testcontainers/redis');
-  const c = await new RedisContainer('redis:7').start();
-  stops.push(() => c.stop());
-  return c.getConnectionUrl();
+  // Its own server: teardown stops it, and the test helpers' process-exit hook kills it should
+  // teardown never run.
+  const own = await OwnRedis.start();
+  stops.push(() => own.stop());
+  return own.url().replace(/\/\d*$/, '');
 }
 
-async function findAmqp(): Promise<string | null> {
-  if (process.env['AMQP_URL']) return process.env['AMQP_URL'];
-  if (await answers('127.0.0.1', 5672)) return 'amqp://guest:guest@127.0.0.1:5672';
+async function findAmqp(): Promise<{ url: string; owned: boolean } | null> {
+  if (process.env['AMQP_URL']) return { url: process.env['AMQP_URL'].replace(/\/+$/, ''), owned: true };
+  if (await answers('127.0.0.1', 5672)) return { url: 'amqp://guest:guest@127.0.0.1:5672', owned: false };
   if (!(await dockerAvailable())) return null;
   const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
   const c = await new RabbitMQContainer('rabbitmq:3.13-management').start();
   stops.push(() => c.stop());
-  return c.getAmqpUrl();
+  return { url: c.getAmqpUrl(), owned: true };
 }
 
 function answers(host: string, port: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 /**
  * deploy/kubernetes/prometheusrule.yaml is generated from prometheus/rules/*.yml: the rule files are
  * the one source, this is their Prometheus Operator wrapping. `npm run bundle:generate` rewrites it;
- * test/unit/kubernetes-manifests.test.ts fails when the committed file differs.
+ * test/bundle/kubernetes-manifests.test.ts fails when the committed file differs.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

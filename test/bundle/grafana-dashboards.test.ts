@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -11,12 +11,8 @@ import { ROOT } from '../helpers/exporter.js';
  * The dashboards are generated from grafana/src/*.ts; the committed JSON must be exactly what the
  * sources produce (`npm run bundle:generate` rewrites it), and must follow the conventions Grafana's
  * dashboard linter enforces. Whether every query returns data is proven against a real Prometheus
- * in test/integration/prometheus-proof.test.ts.
+ * in test/e2e/prometheus-proof.test.ts.
  */
-if (process.env['GENERATE'] === '1') {
-  for (const [file, d] of Object.entries(dashboards)) writeFileSync(join(DASHBOARDS_DIR, file), render(d));
-}
-
 const committed = committedDashboards();
 const entries = Object.entries(committed);
 /** The metric families the exporter serves today (golden file) plus Prometheus's own per-target series. */

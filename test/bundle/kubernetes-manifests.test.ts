@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -13,8 +13,6 @@ import { alertRules, ruleFiles } from '../helpers/rules.js';
  * fields (TypeScript excess-property checks against the same models), hardened, wired together
  * (selectors, ports, the broker Secret), and the PrometheusRule generated from prometheus/rules.
  */
-if (process.env['GENERATE'] === '1') writeFileSync(join(ROOT, PROMETHEUS_RULE_FILE), prometheusRule(ROOT));
-
 const manifests = loadManifests();
 const byKind = (kind: string) => manifests.filter((m) => m.doc['kind'] === kind);
 const docOf = (kind: string, name: string) => byKind(kind).find((m) => m.doc['metadata']['name'] === name)!.doc;
