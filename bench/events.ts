@@ -1,6 +1,6 @@
 /**
  * Realistic Celery 5.2.6 event messages, as a prefork worker and its producers publish them
- * (protocol.md §2.5, §3, §4): task-sent alone from the producer, then task.multi batches from the
+ * (docs/protocol.md §2.5, §3, §4): task-sent alone from the producer, then task.multi batches from the
  * worker — [received, started] and [succeeded] (or [failed]) — and worker heartbeats.
  */
 import { randomUUID } from 'node:crypto';

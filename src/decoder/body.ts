@@ -5,7 +5,7 @@ import { parseJsonTolerant } from './json.js';
 export type RawEvent = Record<string, unknown>;
 
 /**
- * Parses an event body: one event object, or an array of them (`task.multi`, protocol.md §4).
+ * Parses an event body: one event object, or an array of them (`task.multi`, docs/protocol.md §4).
  * Returns the parsed value for the pipeline to walk, or why it was rejected.
  */
 export function parseBody(text: string): RawEvent | RawEvent[] | Invalid {
@@ -21,7 +21,7 @@ export function parseBody(text: string): RawEvent | RawEvent[] | Invalid {
 
 const AMQP_JSON = new Set(['application/json', 'application/x-json', 'text/json']);
 
-/** AMQP bodies are plain JSON with the serializer in the content_type property (protocol.md §1.3). */
+/** AMQP bodies are plain JSON with the serializer in the content_type property (docs/protocol.md §1.3). */
 export function decodeAmqpBody(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): string | Invalid {
   if (contentType !== undefined && !AMQP_JSON.has(contentType.toLowerCase())) return Invalid.of.content_type;
   if (contentEncoding !== undefined && contentEncoding !== '' && !/^utf-?8$/i.test(contentEncoding)) {

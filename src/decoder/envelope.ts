@@ -2,7 +2,7 @@ import { Invalid } from './invalid.js';
 import { parseJsonTolerant } from './json.js';
 
 /**
- * Decodes the kombu Redis envelope (protocol.md §2.1) to the event body text.
+ * Decodes the kombu Redis envelope (docs/protocol.md §2.1) to the event body text.
  *
  * kombu writes event envelopes in one fixed layout (body first, then content-encoding,
  * content-type, a headers object holding only the hostname, properties ending with body_encoding

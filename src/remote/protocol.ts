@@ -1,5 +1,5 @@
 /**
- * Celery's remote-control ("pidbox") wire format, broker-neutral (protocol.md §5): the request
+ * Celery's remote-control ("pidbox") wire format, broker-neutral (docs/protocol.md §5): the request
  * body every worker's mailbox reads and the names of the exchanges and reply queues. Brokers
  * frame it (Redis envelope, AMQP properties) in src/broker/<kind>/pidbox.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * Reading the values workers return to inspect calls (protocol.md §5.7, §5.8). Workers differ
+ * Reading the values workers return to inspect calls (docs/protocol.md §5.7, §5.8). Workers differ
  * by pool and version, so every field is optional: a reader returns what is there and
  * undefined for the rest, and never throws.
  */

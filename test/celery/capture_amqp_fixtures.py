@@ -40,7 +40,7 @@ def main():
     os.environ["BROKER_URL"] = url
     conn = connect(url)
     ch = conn.channel()
-    # Celery's flags for the events exchange (protocol.md §1.1); a no-op when a worker made it.
+    # Celery's flags for the events exchange (docs/protocol.md §1.1); a no-op when a worker made it.
     ch.exchange_declare("celeryev", "topic", durable=True, auto_delete=False)
     queue, _, _ = ch.queue_declare("", exclusive=True, auto_delete=True)
     ch.queue_bind(queue, "celeryev", "#")

@@ -109,7 +109,7 @@ def capture_redis(url):
         sniffer.close()
         celery_request = json.loads(sent)
         body = json.loads(b64decode(celery_request["body"]))
-        # Replay Celery's request through the raw protocol (protocol.md §5.5).
+        # Replay Celery's request through the raw protocol (docs/protocol.md §5.5).
         oid, ticket = str(uuid.uuid4()), str(uuid.uuid4())
         queue = f"{oid}.reply.celery.pidbox"
         member = f"{oid}\x06\x16\x06\x16{queue}"

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GENERATED_PAGES } from '../../scripts/lib/docs-pages.js';
@@ -31,5 +31,21 @@ describe('generated docs', () => {
       expect(golden, name).toContain(`# HELP ${name} ${escapeHelp(families.get(name)!.help)}`);
       expect(page, name).toContain(`| \`${name}\` | ${type} |`);
     }
+  });
+
+  it('every "docs/protocol.md §n" a comment cites is a section of docs/protocol.md', () => {
+    const headings = new Set([...readFileSync(join(ROOT, 'docs', 'protocol.md'), 'utf8').matchAll(/^#{2,3} (\d+(?:\.\d+)?)\.? /gm)].map((m) => m[1]));
+    const cited: string[] = [];
+    for (const dir of ['src', 'test', 'bench']) {
+      for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })) {
+        if (!e.isFile() || !/\.(ts|py)$/.test(e.name)) continue;
+        const text = readFileSync(join(e.parentPath, e.name), 'utf8');
+        for (const m of text.matchAll(/docs\/protocol\.md ((?:§\d+(?:\.\d+)?(?:, )?)+)/g)) {
+          for (const n of m[1]!.matchAll(/§(\d+(?:\.\d+)?)/g)) cited.push(n[1]!);
+        }
+      }
+    }
+    expect(cited.length).toBeGreaterThan(10);
+    expect(cited.filter((n) => !headings.has(n))).toEqual([]);
   });
 });

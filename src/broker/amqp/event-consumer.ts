@@ -20,7 +20,7 @@ const QUEUE_PREFIX = 'celeryev';
 const PREFETCH = 1000;
 
 /**
- * Celery events over AMQP 0-9-1 (protocol.md §1): our own queue celeryev.<uuid>, exclusive,
+ * Celery events over AMQP 0-9-1 (docs/protocol.md §1): our own queue celeryev.<uuid>, exclusive,
  * auto-delete and non-durable, with Celery's x-message-ttl/x-expires, bound to the celeryev topic
  * exchange with "#", consumed with no-ack. Every body goes to pipeline.onAmqpMessage.
  *
@@ -93,7 +93,7 @@ export class AmqpEventConsumer implements EventTransport {
         exclusive: true,
         autoDelete: true,
         durable: false,
-        // kombu sends these as integer milliseconds (protocol.md §1.4).
+        // kombu sends these as integer milliseconds (docs/protocol.md §1.4).
         arguments: { 'x-message-ttl': Math.round(this.amqp.eventQueueTtl * 1000), 'x-expires': Math.round(this.amqp.eventQueueExpires * 1000) },
       });
       await ch.bindQueue(queue, EVENT_EXCHANGE, '#');

@@ -12,7 +12,7 @@ import { AmqpConnectionHolder } from './pidbox-connection.js';
 const REPLY_QUEUE_ARGS = { 'x-expires': 10_000, 'x-message-ttl': 300_000 };
 
 /**
- * The pidbox protocol over AMQP 0-9-1 (protocol.md §5.6): the `celery.pidbox` fanout and the
+ * The pidbox protocol over AMQP 0-9-1 (docs/protocol.md §5.6): the `celery.pidbox` fanout and the
  * `reply.celery.pidbox` direct exchange with Celery's flags, an exclusive reply queue
  * `<oid>.reply.celery.pidbox` bound with the oid and consumed no-ack, deleted afterwards.
  */

@@ -4,7 +4,7 @@ import type { RedisOptions } from 'ioredis';
 import type { BrokerConfig } from '../../config/config.js';
 import { backoffDelay } from '../../util/backoff.js';
 
-/** kombu's `global_keyprefix` transport option: prefixes keys *and* pub/sub channels (protocol.md §2.4). */
+/** kombu's `global_keyprefix` transport option: prefixes keys *and* pub/sub channels (docs/protocol.md §2.4). */
 export function keyPrefix(cfg: BrokerConfig): string {
   const p = cfg.transportOptions['global_keyprefix'];
   return typeof p === 'string' ? p : '';

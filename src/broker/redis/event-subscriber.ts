@@ -44,7 +44,7 @@ interface SessionEnd {
 
 /**
  * Celery events over Redis: kombu publishes each event with PUBLISH on
- * `{global_keyprefix}/{db}.celeryev/<routing key>` (protocol.md §2.2), so we PSUBSCRIBE to
+ * `{global_keyprefix}/{db}.celeryev/<routing key>` (docs/protocol.md §2.2), so we PSUBSCRIBE to
  * that pattern — plus the bare channel kombu 3.x producers (fanout_patterns=False) use.
  *
  * This one connection speaks RESP on a raw socket instead of going through ioredis: every

@@ -30,7 +30,7 @@ interface Cleanup {
 }
 
 /**
- * The pidbox protocol over Redis (protocol.md §5.5): SADD the reply binding, PUBLISH the
+ * The pidbox protocol over Redis (docs/protocol.md §5.5): SADD the reply binding, PUBLISH the
  * request on the mailbox channel, BRPOP the reply list on a connection of its own, then SREM
  * the binding and DEL the lists.
  */
@@ -286,7 +286,7 @@ class RedisInbox implements ReplyInbox {
   }
 }
 
-/** The kombu envelope of a pidbox request (protocol.md §2.1, §5.5). */
+/** The kombu envelope of a pidbox request (docs/protocol.md §2.1, §5.5). */
 export function envelope(request: PidboxRequest, headers: RequestHeaders, names: PidboxNames): string {
   return JSON.stringify({
     body: Buffer.from(JSON.stringify(request)).toString('base64'),
