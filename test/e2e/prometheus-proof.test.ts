@@ -1,5 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushDb, REDIS_DB, redisUrl } from '../helpers/brokers.js';
 import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
@@ -16,13 +14,13 @@ import {
   type BrokerKind,
   type PanelQuery,
 } from '../helpers/dashboards.js';
-import { ROOT, startExporter, type Exporter } from '../helpers/exporter.js';
+import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { waitFor } from '../helpers/metrics.js';
 import { startPrometheus, type Prometheus } from '../helpers/prometheus.js';
 import { createVhost } from '../helpers/rabbitmq.js';
-import { renderDashboard, type RenderedSeries } from '../helpers/render-dashboard.js';
 import { alertRules, recordingRules } from '../helpers/rules.js';
+import { drawOverview } from '../../scripts/lib/render-overview.js';
 
 /**
  * The proof that the shipped dashboards and rules work: a real Prometheus (Debian's package, the
@@ -43,10 +41,8 @@ const SCRAPE = 1; // seconds
 /** What Grafana makes of $__rate_interval for a 1 s scrape interval: max($__interval + 1s, 4 × 1s). */
 const RATE_INTERVAL = `${4 * SCRAPE}s`;
 const MGMT_PORT = 15672;
-/** How long the workload runs; longer for the README picture (RENDER_OVERVIEW=1). */
+/** How long the workload runs. */
 const WORKLOAD_SECONDS = Number(process.env['PROOF_WORKLOAD_SECONDS'] ?? 30);
-/** With RENDER_OVERVIEW=1 the Redis run writes the README's picture of the overview dashboard. */
-const OVERVIEW_PICTURE = join(ROOT, 'docs', 'images', 'celery-overview.svg');
 
 interface Series {
   metric: Record<string, string>;
@@ -83,13 +79,6 @@ const dashboards = committedDashboards();
 const panelQueries: PanelQuery[] = Object.entries(dashboards).flatMap(([f, d]) => queries(f, d));
 const records = recordingRules();
 const finite = (v: string) => Number.isFinite(Number(v));
-
-/** Grafana's legend: `{{label}}` templates, or the series' labels (the expression when it has none). */
-function legendName(format: string, metric: Record<string, string>, expr: string): string {
-  if (format !== '__auto' && format !== '') return format.replace(/\{\{\s*(\w+)\s*\}\}/g, (_m, l: string) => metric[l] ?? '');
-  const labels = Object.entries(metric).map(([k, v]) => `${k}="${v}"`);
-  return labels.length > 0 ? `{${labels.join(', ')}}` : expr;
-}
 
 describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules against a real Prometheus, broker %s', (kind) => {
   const QA = `proof-a-${id}`;
@@ -282,25 +271,10 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
   });
 
   it('draws the overview dashboard from this data, every panel with its data', async () => {
-    const file = 'celery-overview.json';
-    const values = resolved.get(file)!;
-    const step = Math.max(SCRAPE, Math.ceil((end - start) / 400));
-    const empty: string[] = [];
-    const svg = await renderDashboard(
-      dashboards[file]!,
-      async (expr, legend) => {
-        const data = await api<QueryData>('query_range', { query: interpolate(expr, values), start: String(start), end: String(end), step: String(step) });
-        if (data.result.length === 0 && expectsData(expr)) empty.push(expr);
-        return data.result.map((r): RenderedSeries => ({ name: legendName(legend, r.metric, expr), points: (r.values ?? []).map(([t, v]) => [t, Number(v)]) }));
-      },
-      { width: 1600, from: start, to: end, variables: { Job: 'celery', Queue: 'All' } },
-    );
-    expect(empty).toEqual([]);
-    for (const p of dashboards[file]!['panels'] as Array<{ title: string }>) expect(svg).toContain(`>${p.title}<`);
-    if (process.env['RENDER_OVERVIEW'] === '1' && kind === 'redis') {
-      mkdirSync(join(ROOT, 'docs', 'images'), { recursive: true });
-      writeFileSync(OVERVIEW_PICTURE, svg);
-    }
+    // The README picture's renderer (npm run docs:picture), run on this Prometheus.
+    const { svg, emptyQueries } = await drawOverview(api, { start, end, scrapeSeconds: SCRAPE });
+    expect(emptyQueries.filter(expectsData)).toEqual([]);
+    for (const p of dashboards['celery-overview.json']!['panels'] as Array<{ title: string }>) expect(svg).toContain(`>${p.title}<`);
   });
 
   it('counts what it proved', () => {

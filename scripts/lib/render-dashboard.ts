@@ -1,4 +1,4 @@
-import { panels as allPanels, type Dash, type Panel } from './dashboards.js';
+import { panels as allPanels, type Dash, type Panel } from '../../test/helpers/dashboards.js';
 
 /**
  * Draws a dashboard as an SVG picture in Grafana's dark theme, from the dashboard JSON and the data
