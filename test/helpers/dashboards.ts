@@ -98,7 +98,7 @@ export function metricNames(expr: string): string[] {
 export type BrokerKind = 'redis' | 'rabbitmq';
 
 /**
- * Metrics only one broker can produce (README's "Queues and broker" tables). A panel query reading
+ * Metrics only one broker can produce (docs/metrics.md's "Queues and broker" sections). A panel query reading
  * one of them is broker-specific: the Prometheus proof requires data from it on that broker and
  * requires it to be empty on the other, so this list cannot drift from what the exporter does.
  */
