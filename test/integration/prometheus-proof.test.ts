@@ -23,6 +23,7 @@ import { startPrometheus, type Prometheus } from '../helpers/prometheus.js';
 import { createVhost } from '../helpers/rabbitmq.js';
 import { renderDashboard, type RenderedSeries } from '../helpers/render-dashboard.js';
 import { alertRules, recordingRules } from '../helpers/rules.js';
+import { scalerQueries } from '../helpers/autoscaling.js';
 
 /**
  * The proof that the shipped dashboards and rules work: a real Prometheus (Debian's package, the
@@ -144,6 +145,8 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
       '--long-running-task-threshold', '3',
       '--inspect-poll-interval', '2',
       '--enable-events-interval', '5',
+      // Periodic tasks: one that succeeds, a glob of two that only fail, one that never runs.
+      '--periodic-task', 'tests.add=1h', '--periodic-task', 'tests.fail_*=1h', '--periodic-task', 'tests.never=2s',
       ...broker.exporterArgs,
     ]);
     await waitFor(() => fetch(`${exporter!.url}/readyz`).then((r) => r.status), (s) => s === 200, { what: 'readyz' });
@@ -253,6 +256,24 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     },
   );
 
+  // deploy/kubernetes/keda/ and hpa/: every query the scalers run, for a consumed queue (QA, whose
+  // acks_late worker holds tasks unacknowledged) and for the queue nobody consumes (PRIO: the
+  // scale-from-zero case, which needs the queue known without any consumer).
+  it.each(scalerQueries().map((q) => [q.source, q] as const))('autoscaling query of %s returns data', async (source) => {
+    for (const queue of [QA, PRIO]) {
+      const q = scalerQueries(queue).find((x) => x.source === source)!;
+      const r = await evaluate(q.expr, false);
+      expect(r.series, q.expr).toBe(1);
+      expect(r.finite, `${q.expr}: only NaN/Inf`).toBeGreaterThan(0);
+    }
+    if (source.includes('backlog') || source === 'keda trigger 1') {
+      // Ten prioritised tasks wait with no worker: above the activation threshold (0), so KEDA
+      // would wake the Deployment from zero.
+      const atEnd = await api<QueryData>('query', { query: scalerQueries(PRIO).find((x) => x.source === source)!.expr, time: String(end) });
+      expect(Number(atEnd.result[0]!.value![1])).toBe(10);
+    }
+  });
+
   it('evaluates every recording and alert rule without error', async () => {
     const data = await api<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string; type: string }> }> }>('rules');
     const rules = data.groups.flatMap((g) => g.rules);
@@ -264,7 +285,14 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
   it('raises the alerts this workload calls for, on the right series, and no others', () => {
     // Pending is enough: the `for` durations are minutes, the run is seconds.
     const raised = (name: string) => [...(alertsSeen.get(name)?.values() ?? [])];
-    const expected = ['CeleryQueueNoConsumers', 'CeleryTaskFailureRatioHigh', 'CeleryTaskRunningTooLong', 'CeleryWorkerNotAnsweringPing'];
+    const expected = [
+      'CeleryPeriodicTaskFailing',
+      'CeleryPeriodicTaskOverdue',
+      'CeleryQueueNoConsumers',
+      'CeleryTaskFailureRatioHigh',
+      'CeleryTaskRunningTooLong',
+      'CeleryWorkerNotAnsweringPing',
+    ];
     for (const name of expected) {
       expect(raised(name).length, name).toBeGreaterThan(0);
       for (const state of raised(name)) expect(['pending', 'firing']).toContain(state);
@@ -274,6 +302,10 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     expect(alertLabels('CeleryTaskFailureRatioHigh').map((l) => `${l['name']} ${l['queue_name']}`).sort()).toEqual([`tests.fail_key ${QB}`, `tests.fail_value ${QA}`]);
     // The prioritised queue has messages and no worker; the consumed queues never alert.
     expect(alertLabels('CeleryQueueNoConsumers').map((l) => l['queue_name'])).toEqual([PRIO]);
+    // Declared periodic tasks: the two that only fail, and the one that never ran (2 s × 1.5 after
+    // the exporter started); tests.add succeeds on time.
+    expect(alertLabels('CeleryPeriodicTaskFailing').map((l) => l['name']).sort()).toEqual(['tests.fail_key', 'tests.fail_value']);
+    expect(alertLabels('CeleryPeriodicTaskOverdue').map((l) => l['name'])).toEqual(['tests.never']);
     // The pickle worker's heartbeats say up but its pings cannot be read; the main worker answers.
     expect(alertLabels('CeleryWorkerNotAnsweringPing').map((l) => l['hostname'])).toEqual([PICKLE]);
     // A healthy exporter, broker and workers raise nothing else (the unconsumed queue's backlog
