@@ -6,6 +6,7 @@ import { BacklogMetrics } from './metrics/backlog-metrics.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { ControlSelfMetrics, InspectMetrics } from './metrics/inspect-metrics.js';
 import { QueueMetrics } from './metrics/queue-metrics.js';
+import { PeriodicMetrics } from './metrics/periodic-metrics.js';
 import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
 import { STATE_TABLES, StateMetrics, type StateTable } from './metrics/state-metrics.js';
@@ -15,6 +16,7 @@ import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { EventPipeline } from './pipeline.js';
 import { BacklogSignals } from './state/backlog.js';
 import { LabelPolicy } from './state/labels.js';
+import { PeriodicTasks } from './state/periodic.js';
 import { QueueRegistry } from './state/queue-registry.js';
 import { TaskEventHandler } from './state/task-events.js';
 import { TaskNamePolicy } from './state/task-names.js';
@@ -55,6 +57,8 @@ export class Core {
   readonly tracker: TaskTracker;
   readonly workers: WorkerState;
   readonly tasks: TaskEventHandler;
+  readonly periodicMetrics: PeriodicMetrics;
+  readonly periodic: PeriodicTasks;
   readonly pipeline: EventPipeline;
   private ticks = 0;
 
@@ -126,8 +130,13 @@ export class Core {
         },
       },
     );
+    this.periodicMetrics = new PeriodicMetrics(this.registry);
+    const periodic = (this.periodic = new PeriodicTasks(this.periodicMetrics, m.periodicTasks ?? [], now()));
     this.tasks = new TaskEventHandler(this.tracker, this.taskMetrics, labels, {
       onQueueSeen: (queue) => this.queues.seen(queue, 'event'),
+      onFinished: (name, state, ts) => periodic.finished(name, state, ts),
+      onRevoked: (name, ev) => periodic.revoked(name, ev),
+      onRejected: (name, ev) => periodic.rejected(name, ev),
     });
     this.pipeline = new EventPipeline(this.self, this.tasks, this.workers, new RateLimitedLog(log), now);
     this.exportFillLevels(m.maxTrackedTasks, maxWorkers, maxQueues);

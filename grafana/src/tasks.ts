@@ -1,4 +1,5 @@
 import { completedRate, failureRatio, taskVariables } from './common.js';
+import { periodicPanels } from './periodic.js';
 import { dashboard, mean, q, quantile, rate, row, sel, table, timeseries, type Json } from './lib.js';
 
 const f = sel('job', 'queue_name', 'name');
@@ -8,7 +9,7 @@ const byTask = (phis: number[], histogram: string) =>
 export const tasks: Json = dashboard({
   uid: 'celery-tasks',
   title: 'Celery / Tasks',
-  description: 'Per task: rates, failures by exception, retries, runtime, queue wait and end-to-end latency.',
+  description: 'Per task: rates, failures by exception, retries, runtime, queue wait and end-to-end latency; periodic tasks’ last success and schedule.',
   variables: taskVariables,
   panels: [
     row('Rates'),
@@ -48,6 +49,18 @@ export const tasks: Json = dashboard({
       w: 24,
       description: 'Task flow: published (task-sent), taken by a worker (task-received), started. A gap between sent and received is a growing backlog.',
       queries: ['sent', 'received', 'started'].map((s) => q(`sum by (name) (${rate(`celery_task_${s}_total`, f)})`, `{{name}} ${s}`)),
+    }),
+    timeseries({
+      title: 'Revocations and rejections by reason',
+      unit: 'ops',
+      min: 0,
+      w: 24,
+      description:
+        'Revoked tasks by reason (terminated: revoke --terminate of a running task; expired: past its expires; revoked: discarded before it started) and rejected tasks by what the worker did with them (requeue or discard).',
+      queries: [
+        q(`sum by (name, reason) (${rate('celery_task_revocations_total', sel('job', 'name'))})`, '{{name}} revoked: {{reason}}'),
+        q(`sum by (name, reason) (${rate('celery_task_rejections_total', sel('job', 'name'))})`, '{{name}} rejected: {{reason}}'),
+      ],
     }),
 
     row('Latency'),
@@ -101,5 +114,6 @@ export const tasks: Json = dashboard({
       queries: [{ expr: `sum by (name, exception) (increase(celery_task_failed_total{${f}}[$__range]))`, instant: true }],
       columnNames: { A: 'Failures' },
     }),
+    ...periodicPanels,
   ],
 });

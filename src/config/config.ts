@@ -17,6 +17,7 @@ import {
   parseSeconds,
   transportOptionValue,
 } from './parse.js';
+import { parsePeriodicTasks, type PeriodicTask } from './periodic.js';
 import { registerSecret } from './secrets.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -50,6 +51,8 @@ export interface Config {
     maxSeries?: number;
     maxWorkers?: number;
     maxQueues?: number;
+    /** --periodic-task declarations (always set by buildConfig). */
+    periodicTasks?: PeriodicTask[];
   };
   queues: { names: string[]; pollInterval: number; pollTimeout: number; discoveryInterval: number; forgetAfter: number };
   /** RabbitMQ-only settings (read with any broker, used with amqp://). */
@@ -101,6 +104,13 @@ export function listOption(argv: Argv, key: string): string[] {
     return envValue.split(/\s+/).filter((s) => s !== '');
   }
   return list;
+}
+
+/** A config-file mapping (NAME: VALUE, which yargs wraps in a list) as it is, else the repeatable option's list. */
+function mappingOrList(argv: Argv, key: string): unknown {
+  const v = argv[key];
+  const isMapping = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x);
+  return isMapping(v) || (Array.isArray(v) && v.some(isMapping)) ? v : listOption(argv, key);
 }
 
 export function envName(flag: string): string {
@@ -192,6 +202,7 @@ export function buildConfig(argv: Argv): Config {
       maxSeries: parseInteger('max-series', argv['max-series'], 0),
       maxWorkers: parseInteger('max-workers', argv['max-workers'], 1),
       maxQueues: parseInteger('max-queues', argv['max-queues'], 1),
+      periodicTasks: parsePeriodicTasks(mappingOrList(argv, 'periodic-task'), mappingOrList(argv, 'periodic-task-tolerance')),
     },
     queues: {
       names: parseList(listOption(argv, 'queues')),

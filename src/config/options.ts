@@ -223,6 +223,19 @@ export const daemonOptions = {
     describe: 'Most queues tracked at once; further queue names are ignored and counted',
     group: 'Cardinality:',
   },
+  'periodic-task': {
+    type: 'string',
+    array: true,
+    describe:
+      'Periodic (beat) task that must succeed every INTERVAL: NAME=INTERVAL (30s, 5m, 1h, 1d; NAME may be a glob like reports.*), repeatable; exported as celery_task_expected_interval_seconds',
+    group: 'Periodic tasks:',
+  },
+  'periodic-task-tolerance': {
+    type: 'string',
+    array: true,
+    describe: 'Multiple of the interval after which a periodic task without a success is overdue: FACTOR (all tasks, default 1.5) or NAME=FACTOR, repeatable',
+    group: 'Periodic tasks:',
+  },
   'log-level': {
     type: 'string',
     default: 'info',

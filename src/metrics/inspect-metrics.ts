@@ -23,6 +23,7 @@ export class InspectMetrics {
   readonly utilization: Gauge;
   readonly queueWorkers: Gauge;
   readonly queueProcesses: Gauge;
+  readonly workerQueues: Gauge;
 
   constructor(reg: MetricRegistry) {
     const h = ['hostname'];
@@ -95,6 +96,14 @@ export class InspectMetrics {
         name: 'celery_active_process_count',
         help: 'Pool processes of the workers consuming from the queue (sum of their pool.processes; pools without processes add none).',
         labelNames: q,
+      }),
+    );
+    // Joins per-worker gauges (busy slots, pool size) to queues in PromQL: per-queue saturation.
+    this.workerQueues = reg.register(
+      new Gauge({
+        name: 'celery_worker_queue_info',
+        help: 'Queues each worker consumes from (inspect active_queues); always 1.',
+        labelNames: ['hostname', 'queue_name'],
       }),
     );
   }

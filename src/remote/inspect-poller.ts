@@ -79,7 +79,7 @@ export class InspectPoller implements Poller {
 
   onFailure(): void {
     const m = this.d.metrics;
-    for (const f of [...m.perWorker, m.queueWorkers, m.queueProcesses]) f.clear();
+    for (const f of [...m.perWorker, m.queueWorkers, m.queueProcesses, m.workerQueues]) f.clear();
   }
 
   async close(): Promise<void> {
@@ -147,6 +147,7 @@ export class InspectPoller implements Poller {
 
     const workersByQueue = new Map<string, number>();
     const processesByQueue = new Map<string, number>();
+    const consumed = new Set<string>();
     for (const r of round.activeQueues) {
       const host = this.d.labels.hostname(r.hostname);
       seen(host);
@@ -160,7 +161,13 @@ export class InspectPoller implements Poller {
         this.d.queues.seen(q, 'worker');
         workersByQueue.set(q, (workersByQueue.get(q) ?? 0) + 1);
         processesByQueue.set(q, (processesByQueue.get(q) ?? 0) + procs);
+        m.workerQueues.labels(host, q).set(1);
+        consumed.add(`${host}\u0000${q}`);
       }
+    }
+    for (const child of [...m.workerQueues.series()]) {
+      const [host, q] = child.labelValues as [string, string];
+      if (!consumed.has(`${host}\u0000${q}`)) m.workerQueues.remove(host, q);
     }
     this.writeQueues(workersByQueue, processesByQueue);
 

@@ -19,6 +19,11 @@ export type TaskEventType =
 export interface TaskEventHooks {
   /** A queue named by a task-sent event (feeds queue discovery). */
   onQueueSeen?(queue: string): void;
+  /** A task's final event: its name's label value (undefined when never learned) and the worker's event time. */
+  onFinished?(name: string | undefined, state: 'succeeded' | 'failed', ts: number): void;
+  /** task-revoked / task-rejected, with the event (for its reason fields). */
+  onRevoked?(name: string | undefined, ev: RawEvent): void;
+  onRejected?(name: string | undefined, ev: RawEvent): void;
 }
 
 /**
@@ -101,12 +106,14 @@ export class TaskEventHandler {
       case 'task-rejected': {
         const r = this.tracker.getOrCreate(uuid, nowMs);
         this.metrics.countRejected(this.series(r, hostname, nowMs));
+        this.hooks.onRejected?.(r.name, ev);
         if (ev['requeue'] !== true) this.tracker.delete(uuid);
         return;
       }
       case 'task-revoked': {
         const r = this.tracker.getOrCreate(uuid, nowMs);
         this.metrics.countRevoked(this.series(r, hostname, nowMs));
+        this.hooks.onRevoked?.(r.name, ev);
         this.tracker.delete(uuid);
         return;
       }
@@ -189,6 +196,7 @@ export class TaskEventHandler {
     if (runtime === runtime) this.metrics.observeRuntime(this.nq(r), hs, state, runtime);
     const from = maxKnown(r.firstSent, r.firstEta);
     if (from === from && ts === ts) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
+    this.hooks.onFinished?.(r.name, state, ts);
     this.tracker.delete(uuid);
   }
 

@@ -28,10 +28,13 @@ describe('Kubernetes manifests', () => {
     for (const m of manifests) expect(knownKinds(), `${m.file}: ${m.doc['kind']}`).toContain(m.doc['kind']);
     expect(manifests.map((m) => `${m.doc['kind']}/${m.doc['metadata']['name']}`).sort()).toEqual(
       [
+        'ConfigMap/prometheus-adapter',
         'Deployment/celery-exporter',
         'Deployment/celery-worker',
+        'HorizontalPodAutoscaler/celery-worker',
         'PodMonitor/celery-worker',
         'PrometheusRule/celery-exporter',
+        'ScaledObject/celery-worker',
         'Secret/celery-broker',
         'Service/celery-exporter',
         'ServiceMonitor/celery-exporter',

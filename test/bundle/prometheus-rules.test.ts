@@ -58,6 +58,8 @@ describe('Prometheus rules', () => {
         'CeleryExporterInvalidEvents',
         'CeleryExporterNoEvents',
         'CeleryExporterReconnecting',
+        'CeleryPeriodicTaskFailing',
+        'CeleryPeriodicTaskOverdue',
         'CeleryQueueLengthHigh',
         'CeleryQueueNoConsumers',
         'CeleryQueueOldestPendingTooOld',

@@ -6,6 +6,8 @@ usage: send.py [--no-sent-event] <workload> [args...]
   priorities <queue> <c0,…,c9> c_i × tests.add with priority i, for i = 0…9
   countdown <queue> <n> <s>    n × tests.add due in s seconds (ETA: workers hold them reserved)
   sleep <queue> <seconds>      one tests.sleep
+  outcomes <queue>             one revoked before start, one expired, one rejected, one failure, one success
+  revoke <task-id> [terminate] revoke a task (terminate: kill it if it runs)
 --no-sent-event: this producer sends no task-sent events.
   countdown <queue> <n> <s>    n × tests.add due in s seconds (held by a worker as scheduled)
 """
@@ -39,6 +41,20 @@ def standard(qa, qb):
     return sent
 
 
+def outcomes(queue):
+    # Revoked before it starts: the worker drops it on receipt (task-revoked, terminated/expired false).
+    revoked_id = str(uuid.uuid4())
+    app.control.revoke(revoked_id)
+    time.sleep(0.5)
+    add.apply_async((1, 1), queue=queue, task_id=revoked_id)
+    # Expires before its countdown is due: the worker holds it, then revokes it as expired.
+    expired_id = add.apply_async((2, 2), queue=queue, countdown=2, expires=1).id
+    reject.apply_async(queue=queue)
+    fail_value.apply_async(queue=queue)
+    add.apply_async((3, 3), queue=queue)
+    return {"revoked_id": revoked_id, "expired_id": expired_id}
+
+
 def main():
     argv = sys.argv[1:]
     if argv and argv[0] == "--no-sent-event":
@@ -64,6 +80,11 @@ def main():
         out = {"ids": [add.apply_async((i, i), queue=queue, countdown=seconds).id for i in range(n)]}
     elif workload == "sleep":
         out = {"id": sleep.apply_async((float(args[1]),), queue=args[0]).id}
+    elif workload == "outcomes":
+        out = outcomes(args[0])
+    elif workload == "revoke":
+        app.control.revoke(args[0], terminate=len(args) > 1 and args[1] == "terminate")
+        out = {"revoked": args[0]}
     else:
         raise SystemExit(f"unknown workload {workload}")
     print(json.dumps(out), flush=True)

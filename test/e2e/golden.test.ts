@@ -23,6 +23,7 @@ const VOLATILE = [
   'celery_broker_connected_clients',
   'celery_broker_memory_used_bytes',
   'celery_broker_uptime_seconds',
+  'celery_exporter_start_time_seconds',
 ];
 
 export function normalise(text: string): string {
@@ -45,6 +46,9 @@ describe('golden /metrics', () => {
     // this file is about the event stream, and poll timings vary.
     exporter = await startExporter([
       '--broker-url', redisUrl(DB), '--purge-offline-worker-metrics', '0', '--queue-poll-interval', '3600', '--no-inspect-metrics', '--no-enable-events',
+      // Declared periodic tasks: an exact name, a glob, a per-task tolerance and one never run.
+      '--periodic-task', 'tests.add=5m', '--periodic-task', 'tests.fail_*=1h', '--periodic-task', 'tests.nightly=1d',
+      '--periodic-task-tolerance', 'tests.add=2',
     ]);
     await waitFor(() => fetch(`${exporter.url}/readyz`).then((r) => r.status), (s) => s === 200, { what: 'readyz' });
     const pub = new Redis(redisUrl(DB));

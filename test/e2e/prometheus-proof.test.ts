@@ -21,6 +21,7 @@ import { startPrometheus, type Prometheus } from '../helpers/prometheus.js';
 import { createVhost } from '../helpers/rabbitmq.js';
 import { alertRules, recordingRules } from '../helpers/rules.js';
 import { drawOverview } from '../../scripts/lib/render-overview.js';
+import { scalerQueries } from '../helpers/autoscaling.js';
 
 /**
  * The proof that the shipped dashboards and rules work: a real Prometheus (Debian's package, the
@@ -84,6 +85,7 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
   const QA = `proof-a-${id}`;
   const QB = `proof-b-${id}`;
   const PRIO = `proof-prio-${id}`; // prioritised tasks, no worker
+  const PRIO_COUNTS = '1,0,0,2,0,0,1,0,0,3'; // tasks per priority 0…9 sent to PRIO
   const QP = `proof-pickle-${id}`; // consumed by the pickle worker, nothing sent
   const MAIN = `proof-${kind}-${id}@vm`;
   const PICKLE = `pickle-${kind}-${id}@vm`;
@@ -133,14 +135,17 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
       '--long-running-task-threshold', '3',
       '--inspect-poll-interval', '2',
       '--enable-events-interval', '5',
+      // Periodic tasks: one that succeeds, a glob of two that only fail, one that never runs.
+      '--periodic-task', 'tests.add=1h', '--periodic-task', 'tests.fail_*=1h', '--periodic-task', 'tests.never=2s',
       ...broker.exporterArgs,
     ]);
     await waitFor(() => fetch(`${exporter!.url}/readyz`).then((r) => r.status), (s) => s === 200, { what: 'readyz' });
     prom = await startPrometheus(`127.0.0.1:${exporter.port}`, `${SCRAPE}s`);
     // Until its first scrape, Prometheus rightly holds CeleryExporterAbsent pending: wait it out.
+    // tests.never (declared, never run) is rightly overdue 3 s after the exporter started.
     await waitFor(
-      () => Promise.all([api<QueryData>('query', { query: 'up{job="celery"} == 1' }), api<{ alerts: unknown[] }>('alerts')]),
-      ([up, a]) => up.result.length === 1 && a.alerts.length === 0,
+      () => Promise.all([api<QueryData>('query', { query: 'up{job="celery"} == 1' }), api<{ alerts: Array<{ labels: Record<string, string> }> }>('alerts')]),
+      ([up, a]) => up.result.length === 1 && a.alerts.every((x) => x.labels['alertname'] === 'CeleryPeriodicTaskOverdue'),
       { what: 'a first scrape and no alert before the workload' },
     );
     start = Math.floor(Date.now() / 1000);
@@ -149,7 +154,7 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     workers.push(await startWorker({ brokerUrl: url, queues: [QP], name: PICKLE, concurrency: 1, env: { TASK_SERIALIZER: 'pickle' } }));
 
     // A queue nobody consumes, with prioritised tasks: depth by priority, oldest pending age.
-    await sendWorkload(url, ['priorities', PRIO, '1,0,0,2,0,0,1,0,0,3']);
+    await sendWorkload(url, ['priorities', PRIO, PRIO_COUNTS]);
     // A task that runs past the exporter's 3 s threshold while the rest of the workload flows.
     await sendWorkload(url, ['sleep', QA, '25']);
     const deadline = Date.now() + WORKLOAD_SECONDS * 1000;
@@ -242,6 +247,24 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     },
   );
 
+  // deploy/kubernetes/keda/ and hpa/: every query the scalers run, for a consumed queue (QA, whose
+  // acks_late worker holds tasks unacknowledged) and for the queue nobody consumes (PRIO: the
+  // scale-from-zero case, which needs the queue known without any consumer).
+  it.each(scalerQueries().map((q) => [q.source, q] as const))('autoscaling query of %s returns data', async (source) => {
+    for (const queue of [QA, PRIO]) {
+      const q = scalerQueries(queue).find((x) => x.source === source)!;
+      const r = await evaluate(q.expr, false);
+      expect(r.series, q.expr).toBe(1);
+      expect(r.finite, `${q.expr}: only NaN/Inf`).toBeGreaterThan(0);
+    }
+    if (source.includes('backlog') || source === 'keda trigger 1') {
+      // The seven prioritised tasks (PRIO_COUNTS) wait with no worker: above the activation
+      // threshold (0), so KEDA would wake the Deployment from zero.
+      const atEnd = await api<QueryData>('query', { query: scalerQueries(PRIO).find((x) => x.source === source)!.expr, time: String(end) });
+      expect(Number(atEnd.result[0]!.value![1])).toBe(PRIO_COUNTS.split(',').reduce((a, c) => a + Number(c), 0));
+    }
+  });
+
   it('evaluates every recording and alert rule without error', async () => {
     const data = await api<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string; type: string }> }> }>('rules');
     const rules = data.groups.flatMap((g) => g.rules);
@@ -253,7 +276,14 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
   it('raises the alerts this workload calls for, on the right series, and no others', () => {
     // Pending is enough: the `for` durations are minutes, the run is seconds.
     const raised = (name: string) => [...(alertsSeen.get(name)?.values() ?? [])];
-    const expected = ['CeleryQueueNoConsumers', 'CeleryTaskFailureRatioHigh', 'CeleryTaskRunningTooLong', 'CeleryWorkerNotAnsweringPing'];
+    const expected = [
+      'CeleryPeriodicTaskFailing',
+      'CeleryPeriodicTaskOverdue',
+      'CeleryQueueNoConsumers',
+      'CeleryTaskFailureRatioHigh',
+      'CeleryTaskRunningTooLong',
+      'CeleryWorkerNotAnsweringPing',
+    ];
     for (const name of expected) {
       expect(raised(name).length, name).toBeGreaterThan(0);
       for (const state of raised(name)) expect(['pending', 'firing']).toContain(state);
@@ -263,6 +293,10 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     expect(alertLabels('CeleryTaskFailureRatioHigh').map((l) => `${l['name']} ${l['queue_name']}`).sort()).toEqual([`tests.fail_key ${QB}`, `tests.fail_value ${QA}`]);
     // The prioritised queue has messages and no worker; the consumed queues never alert.
     expect(alertLabels('CeleryQueueNoConsumers').map((l) => l['queue_name'])).toEqual([PRIO]);
+    // Declared periodic tasks: the two that only fail, and the one that never ran (2 s × 1.5 after
+    // the exporter started); tests.add succeeds on time.
+    expect(alertLabels('CeleryPeriodicTaskFailing').map((l) => l['name']).sort()).toEqual(['tests.fail_key', 'tests.fail_value']);
+    expect(alertLabels('CeleryPeriodicTaskOverdue').map((l) => l['name'])).toEqual(['tests.never']);
     // The pickle worker's heartbeats say up but its pings cannot be read; the main worker answers.
     expect(alertLabels('CeleryWorkerNotAnsweringPing').map((l) => l['hostname'])).toEqual([PICKLE]);
     // A healthy exporter, broker and workers raise nothing else (the unconsumed queue's backlog

@@ -17,6 +17,7 @@ export const REDIS_DB = {
   hardeningFaults: 11,
   bundle: 14,
   bench: 13,
+  periodic: 15,
 } as const;
 
 export function redisUrl(db: number): string {

@@ -2,10 +2,12 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
-import { Secret, Service } from 'kubernetes-models/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from './exporter.js';
+import { scaledObjectErrors } from './keda-schema.js';
 
 export const K8S_DIR = join(ROOT, 'deploy', 'kubernetes');
 
@@ -42,15 +44,22 @@ const MODELS: Record<string, { model: new (d: any) => { validate(): void }; type
   Deployment: { model: Deployment, type: 'IDeployment', from: 'kubernetes-models/apps/v1' },
   Service: { model: Service, type: 'IService', from: 'kubernetes-models/v1' },
   Secret: { model: Secret, type: 'ISecret', from: 'kubernetes-models/v1' },
+  ConfigMap: { model: ConfigMap, type: 'IConfigMap', from: 'kubernetes-models/v1' },
+  HorizontalPodAutoscaler: { model: HorizontalPodAutoscaler, type: 'IHorizontalPodAutoscaler', from: 'kubernetes-models/autoscaling/v2' },
   ServiceMonitor: { model: ServiceMonitor, type: 'IServiceMonitor', from: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1' },
   PodMonitor: { model: PodMonitor, type: 'IPodMonitor', from: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1' },
   PrometheusRule: { model: PrometheusRule, type: 'IPrometheusRule', from: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1' },
 };
 
-export const knownKinds = () => Object.keys(MODELS);
+/** Kinds without a kubernetes-models class: validated by a closed JSON schema of the fields used. */
+const CRD_SCHEMAS: Record<string, (doc: Manifest) => string[]> = { ScaledObject: scaledObjectErrors };
+
+export const knownKinds = () => [...Object.keys(MODELS), ...Object.keys(CRD_SCHEMAS)];
 
 /** Validates against the Kubernetes / Prometheus Operator JSON schemas; returns the errors. */
 export function schemaErrors(doc: Manifest): string[] {
+  const crd = CRD_SCHEMAS[doc['kind'] as string];
+  if (crd) return crd(doc);
   const m = MODELS[doc['kind'] as string];
   if (!m) return [`no schema for kind ${String(doc['kind'])}`];
   try {

@@ -58,6 +58,11 @@ describe('inspect replies of real workers → worker pool metrics', () => {
         expect(value(s, 'celery_worker_ping_duration_seconds', h)).toBe(0.005);
       }
       expect(value(s, 'celery_worker_pool_processes', { hostname: 'prefork@capture' })).toBe(2);
+      // One series per (worker, queue it consumes), from active_queues.
+      for (const r of round.activeQueues) {
+        const names = (r.value as Array<{ name: string }>).map((q) => q.name).sort();
+        expect(select(s, 'celery_worker_queue_info', { hostname: r.hostname }).map((x) => x.labels['queue_name']).sort()).toEqual(names);
+      }
       expect(value(s, 'celery_worker_pool_processes', { hostname: 'solo@capture' })).toBe(1);
       // The threads pool has no processes: no series rather than a wrong 0.
       expect(select(s, 'celery_worker_pool_processes', { hostname: 'threads@capture' })).toEqual([]);
@@ -120,6 +125,9 @@ describe('inspect replies of real workers → worker pool metrics', () => {
     }
     // Its queue now has no consumer: 0, not absent.
     expect(value(s, 'celery_active_worker_count', { queue_name: 'cap-c' })).toBe(0);
+    // Its queue membership goes with it (celery_worker_queue_info joins workers to queues).
+    expect(select(s, 'celery_worker_queue_info', solo)).toEqual([]);
+    expect(select(s, 'celery_worker_queue_info', { hostname: 'prefork@capture' }).length).toBeGreaterThan(0);
     expect(value(s, 'celery_worker_ping_success', { hostname: 'prefork@capture' })).toBe(1);
   });
 
