@@ -25,6 +25,19 @@ class WorkerRecord {
   ) {}
 }
 
+/** One worker as the state file keeps it (see src/continuity). */
+export interface WorkerSnapshot {
+  hostname: string;
+  lastSeen: number;
+  freq: number;
+  up: boolean;
+  heartbeat: number;
+  active: number;
+  processed: number;
+  load: number[];
+  info: string[] | undefined;
+}
+
 export interface WorkerStateOptions {
   /** Seconds without a heartbeat before a worker counts as down; undefined = 2 × its `freq`; 0 = never. */
   workerTimeout: number | undefined;
@@ -113,6 +126,45 @@ export class WorkerState {
 
   hostnames(): IterableIterator<string> {
     return this.workers.keys();
+  }
+
+  /** The worker table, for the state file. */
+  *snapshot(): IterableIterator<WorkerSnapshot> {
+    for (const w of this.workers.values()) {
+      yield {
+        hostname: w.hostname,
+        lastSeen: w.lastSeen,
+        freq: w.freq,
+        up: w.up,
+        heartbeat: w.lastHeartbeat.value,
+        active: w.active.value,
+        processed: w.processed.value,
+        load: w.load.map((g) => g.value),
+        info: w.info,
+      };
+    }
+  }
+
+  /**
+   * Restores a worker saved by snapshot(). One that was up counts as seen at `nowMs`: it gets a
+   * full heartbeat window to show it is still there, so its running tasks are not dropped by
+   * the first tick after a restart (a worker that died meanwhile is marked down one window later).
+   */
+  restore(s: WorkerSnapshot, nowMs: number): void {
+    const w = this.record(s.hostname);
+    if (w === undefined) return this.opts.onRejected?.();
+    w.freq = s.freq;
+    w.up = s.up;
+    w.lastSeen = s.up ? Math.max(s.lastSeen, nowMs) : s.lastSeen;
+    w.upChild.set(s.up ? 1 : 0);
+    w.lastHeartbeat.set(s.heartbeat);
+    w.active.set(s.active);
+    w.processed.set(s.processed);
+    for (let i = 0; i < w.load.length && i < s.load.length; i++) w.load[i]!.set(s.load[i]!);
+    if (s.info !== undefined && s.info.length === 4 && s.info[0] === s.hostname) {
+      this.metrics.info.labels(...s.info).set(1);
+      w.info = s.info;
+    }
   }
 
   /** Forget a worker record (its series were removed elsewhere). */
