@@ -2,7 +2,7 @@ import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
 import { Counter } from '../metrics/counter.js';
 import { Gauge, type GaugeChild } from '../metrics/gauge.js';
-import { applySnapshot, checkSnapshot, SnapshotError, takeSnapshot } from './snapshot.js';
+import { applySnapshot, checkSnapshot, encodeSnapshot, SnapshotError } from './snapshot.js';
 import { moveAside, readStateFile, removeStateFile, writeStateFile } from './state-file.js';
 
 export interface PersisterOptions {
@@ -133,7 +133,7 @@ export class StatePersister {
     this.lastSave = nowMs;
     let ok = false;
     try {
-      const body = JSON.stringify(takeSnapshot(this.core, nowMs));
+      const body = encodeSnapshot(this.core, nowMs);
       const size = writeStateFile(this.opts.path, { fingerprint: this.opts.fingerprint, savedAt: nowMs, clean: reason === 'shutdown' }, body);
       this.bytes.set(size);
       this.lastSuccess.set(nowMs / 1000);

@@ -21,8 +21,16 @@ export interface Snapshot {
   workers: WorkerSnapshot[];
   /** Strings of the task rows (names, queues, hostnames), referenced by index; -1 = unknown. */
   strings: string[];
-  /** [uuid, name, queue, hostname, createdAt, sent, firstSent, received, started, eta, firstEta]; null = NaN. */
-  tasks: Array<[string, number, number, number, number, ...Array<number | null>]>;
+  /** Unix seconds the task times are relative to. */
+  timeBase: number;
+  /**
+   * The in-flight tasks by column, oldest first (n tasks): uuids[n]; refs[3n] = name, queue,
+   * hostname (index into strings, -1 = unknown); created[n] = local ms; times[6n] = sent,
+   * firstSent, received, started, eta, firstEta in integer microseconds from timeBase (null =
+   * unknown). Columns of numbers, because per-task arrays and float formatting made a save of
+   * 100k tasks cost seconds of allocation and GC (bench/state-file.ts).
+   */
+  tasks: { uuids: string[]; refs: number[]; created: number[]; times: Array<number | null> };
 }
 
 const TIME_FIELDS = ['sent', 'firstSent', 'received', 'started', 'eta', 'firstEta'] as const;
@@ -50,7 +58,8 @@ export function fingerprint(core: Core, settings: Record<string, unknown>): stri
   return createHash('sha256').update(JSON.stringify({ families, settings })).digest('hex').slice(0, 32);
 }
 
-export function takeSnapshot(core: Core, nowMs: number): Snapshot {
+/** The snapshot as the JSON text of the file's body. */
+export function encodeSnapshot(core: Core, nowMs: number): string {
   const counters: Snapshot['counters'] = {};
   for (const f of persistedCounters(core)) {
     const rows: Array<[string[], number]> = [];
@@ -75,11 +84,39 @@ export function takeSnapshot(core: Core, nowMs: number): Snapshot {
     }
     return i;
   };
-  const tasks: Snapshot['tasks'] = [];
+  const timeBase = Math.floor(nowMs / 1000);
+  const n = core.tracker.size;
+  const uuids: string[] = new Array<string>(n);
+  const refs: number[] = new Array<number>(3 * n);
+  const created: number[] = new Array<number>(n);
+  const times: number[] = new Array<number>(6 * n);
+  let i = 0;
   for (const [uuid, r] of core.tracker.entries()) {
-    tasks.push([uuid, ref(r.name), ref(r.queue), ref(r.hostname), r.createdAt, r.sent, r.firstSent, r.received, r.started, r.eta, r.firstEta]);
+    uuids[i] = uuid;
+    refs[3 * i] = ref(r.name);
+    refs[3 * i + 1] = ref(r.queue);
+    refs[3 * i + 2] = ref(r.hostname);
+    created[i] = r.createdAt;
+    // NaN stays NaN, which JSON writes as null.
+    times[6 * i] = Math.round((r.sent - timeBase) * 1e6);
+    times[6 * i + 1] = Math.round((r.firstSent - timeBase) * 1e6);
+    times[6 * i + 2] = Math.round((r.received - timeBase) * 1e6);
+    times[6 * i + 3] = Math.round((r.started - timeBase) * 1e6);
+    times[6 * i + 4] = Math.round((r.eta - timeBase) * 1e6);
+    times[6 * i + 5] = Math.round((r.firstEta - timeBase) * 1e6);
+    i++;
   }
-  return { savedAt: nowMs, counters, histograms, hosts: [...core.taskMetrics.hostnames()], workers: [...core.workers.snapshot()], strings, tasks };
+  const snap: Snapshot = {
+    savedAt: nowMs,
+    counters,
+    histograms,
+    hosts: [...core.taskMetrics.hostnames()],
+    workers: [...core.workers.snapshot()],
+    strings,
+    timeBase,
+    tasks: { uuids, refs, created, times },
+  };
+  return JSON.stringify(snap);
 }
 
 /** Thrown by checkSnapshot: the file parsed but its content is not a usable state. */
@@ -96,6 +133,7 @@ export function checkSnapshot(core: Core, data: unknown): Snapshot {
   if (!isObject(data)) return fail('body is not an object');
   const s = data as Record<string, unknown>;
   if (!isNum(s['savedAt'])) fail('savedAt');
+  if (!isNum(s['timeBase'])) fail('timeBase');
   const labelCount = new Map<string, number>();
   const buckets = new Map<string, number>();
   for (const f of persistedCounters(core)) labelCount.set(f.name, f.labelNames.length);
@@ -131,14 +169,14 @@ export function checkSnapshot(core: Core, data: unknown): Snapshot {
   if (!Array.isArray(strings) || !strings.every((x) => typeof x === 'string')) fail('strings');
   const nStrings = (strings as string[]).length;
   const isRef = (v: unknown) => Number.isInteger(v) && (v as number) >= -1 && (v as number) < nStrings;
-  const tasks = s['tasks'];
-  if (!Array.isArray(tasks)) fail('tasks');
-  for (const t of tasks as unknown[]) {
-    if (!Array.isArray(t) || t.length !== 5 + TIME_FIELDS.length || typeof t[0] !== 'string' || t[0] === '') fail('a task');
-    const row = t as unknown[];
-    if (!isRef(row[1]) || !isRef(row[2]) || !isRef(row[3]) || !isNum(row[4])) fail('a task');
-    for (let i = 5; i < row.length; i++) if (row[i] !== null && !isNum(row[i])) fail('a task');
-  }
+  const t = s['tasks'];
+  if (!isObject(t)) fail('tasks');
+  const { uuids, refs, created, times } = t as Record<string, unknown>;
+  if (!Array.isArray(uuids) || !uuids.every((u) => typeof u === 'string' && u !== '')) fail('task uuids');
+  const n = (uuids as string[]).length;
+  if (!Array.isArray(refs) || refs.length !== 3 * n || !refs.every(isRef)) fail('task names, queues or hostnames');
+  if (!Array.isArray(created) || created.length !== n || !created.every(isNum)) fail('task creation times');
+  if (!Array.isArray(times) || times.length !== 6 * n || !times.every((v) => v === null || Number.isSafeInteger(v))) fail('task times');
   return data as unknown as Snapshot;
 }
 
@@ -184,16 +222,20 @@ export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored 
   }
   for (const w of s.workers) core.workers.restore(w, nowMs);
   const str = (i: number) => (i < 0 ? undefined : s.strings[i]);
-  for (const row of s.tasks) {
-    const r = core.tracker.getOrCreate(row[0], row[4]);
-    const name = str(row[1]);
+  const { uuids, refs, created, times } = s.tasks;
+  for (let i = 0; i < uuids.length; i++) {
+    const r = core.tracker.getOrCreate(uuids[i]!, created[i]!);
+    const name = str(refs[3 * i]!);
     r.name = name === undefined ? undefined : names.resolve(name);
-    r.queue = str(row[2]);
-    r.hostname = str(row[3]);
-    for (let i = 0; i < TIME_FIELDS.length; i++) r[TIME_FIELDS[i]!] = (row[5 + i] as number | null) ?? NaN;
+    r.queue = str(refs[3 * i + 1]!);
+    r.hostname = str(refs[3 * i + 2]!);
+    for (let k = 0; k < TIME_FIELDS.length; k++) {
+      const v = times[6 * i + k];
+      r[TIME_FIELDS[k]!] = v === null || v === undefined ? NaN : s.timeBase + v / 1e6;
+    }
     if (r.queue !== undefined && r.sent === r.sent) core.queues.seen(r.queue, 'event');
   }
-  return { series, workers: s.workers.length, tasks: s.tasks.length };
+  return { series, workers: s.workers.length, tasks: uuids.length };
 }
 
 function isWorker(v: unknown): boolean {

@@ -133,15 +133,15 @@ describe('state file', () => {
   it('a file whose header and checksum are right but whose content is wrong is rejected whole, never half loaded', () => {
     const a = busyCore();
     persisterFor(a, path).save('interval');
-    // Rewrite a valid file around a body whose last task row is broken.
+    // Rewrite a valid file around a body whose very last value (a task time) is broken.
     const text = readFileSync(path, 'utf8');
-    const body = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { tasks: unknown[][] };
-    body.tasks.push(['x', 'not-an-index', -1, -1, 0, null, null, null, null, null, null]);
+    const body = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { tasks: { times: unknown[] } };
+    body.tasks.times[body.tasks.times.length - 1] = 'soon';
     writeStateFile(path, { fingerprint: fingerprint(a.core, {}), savedAt: 1, clean: true }, JSON.stringify(body));
     const b = makeCore();
     const { log, lines } = memoryLog();
     persisterFor(b, path, log).load();
-    expect(String(lines[0]!['msg'])).toMatch(/invalid a task/);
+    expect(String(lines[0]!['msg'])).toMatch(/invalid task times/);
     expect(b.core.tracker.size).toBe(0);
     expect(select(b.samples(), 'celery_task_succeeded_total')).toEqual([]);
     expect(select(b.samples(), 'celery_worker_up')).toEqual([]);
