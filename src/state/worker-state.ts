@@ -15,6 +15,8 @@ class WorkerRecord {
   freq = DEFAULT_FREQ;
   up = false;
   info: string[] | undefined = undefined;
+  /** Local time (ms) it was restored from the state file: its heartbeat timeout counts from then. */
+  restoredAt = 0;
   constructor(
     readonly hostname: string,
     readonly upChild: GaugeChild,
@@ -108,7 +110,8 @@ export class WorkerState {
     for (const w of this.workers.values()) {
       const silentFor = (nowMs - w.lastSeen) / 1000;
       const timeout = this.opts.workerTimeout ?? w.freq * EXPIRE_FACTOR;
-      if (w.up && timeout > 0 && silentFor > timeout) this.markDown(w, 'timeout');
+      const silentSinceRestore = (nowMs - Math.max(w.lastSeen, w.restoredAt)) / 1000;
+      if (w.up && timeout > 0 && silentSinceRestore > timeout) this.markDown(w, 'timeout');
       if (!w.up && this.opts.purgeAfter > 0 && silentFor > this.opts.purgeAfter) {
         this.workers.delete(w.hostname);
         this.hooks.purgeHostname(w.hostname);
@@ -146,16 +149,18 @@ export class WorkerState {
   }
 
   /**
-   * Restores a worker saved by snapshot(). One that was up counts as seen at `nowMs`: it gets a
-   * full heartbeat window to show it is still there, so its running tasks are not dropped by
-   * the first tick after a restart (a worker that died meanwhile is marked down one window later).
+   * Restores a worker saved by snapshot(). One that was up gets a full heartbeat window from
+   * `nowMs` to show it is still there, so its running tasks are not dropped by the first tick
+   * after a restart (a worker that died meanwhile is marked down one window later); the purge
+   * still counts from when it was last seen.
    */
   restore(s: WorkerSnapshot, nowMs: number): void {
     const w = this.record(s.hostname);
     if (w === undefined) return this.opts.onRejected?.();
     w.freq = s.freq;
     w.up = s.up;
-    w.lastSeen = s.up ? Math.max(s.lastSeen, nowMs) : s.lastSeen;
+    w.lastSeen = s.lastSeen;
+    w.restoredAt = nowMs;
     w.upChild.set(s.up ? 1 : 0);
     w.lastHeartbeat.set(s.heartbeat);
     w.active.set(s.active);
