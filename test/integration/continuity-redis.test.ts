@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { flushDb, REDIS_DB, redisUrl } from '../helpers/brokers.js';
 import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
@@ -98,7 +99,7 @@ describe('continuity across an exporter restart (Redis)', () => {
     expect(age(done)).toEqual([]);
   }, 120_000);
 
-  it('(e) a corrupt state file: one warning, moved aside, a clean start that saves a good file again', async () => {
+  it('(e) a corrupt state file: one warning, moved aside, a clean start that saves a good file again; a lost subscription re-runs the rebuild', async () => {
     const file = join(dir, 'e.state');
     writeFileSync(file, '{"format":"celery-prometheus-exporter-state","version":1,"fingerprint":"x"}\n{"trunc');
     const e = await start(['--state-file', file]);
@@ -107,6 +108,12 @@ describe('continuity across an exporter restart (Redis)', () => {
     // A scrape renders, then saves before its response ends: the next scrape shows that save.
     await scrape(e);
     expect(select(await scrape(e), 'celery_exporter_state_saves_total', { result: 'success' })[0]!.value).toBeGreaterThanOrEqual(1);
+    // A lost event subscription (events may be lost) makes it ask the workers again.
+    await e.waitForOutput(/"reason":"start"[^\n]*in-flight tasks reconciled/, 10_000);
+    const r = new Redis(url());
+    await r.client('KILL', 'TYPE', 'pubsub');
+    r.disconnect();
+    await e.waitForOutput(/"reason":"(reconnect|events lost)"[^\n]*in-flight tasks reconciled/, 15_000);
     expect(await e.stop(5000)).toBe(0);
     expect(readFileSync(file, 'utf8').split('\n')[0]).toMatch(/"format":"celery-prometheus-exporter-state"/);
     const again = await start(['--state-file', file]);
