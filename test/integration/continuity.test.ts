@@ -4,21 +4,22 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { flushDb, REDIS_DB, redisUrl } from '../helpers/brokers.js';
+import { createVhost, type TestVhost } from '../helpers/rabbitmq.js';
 import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { parseMetrics, select, sum, waitFor, type Sample } from '../helpers/metrics.js';
 
 /**
- * Issue 16, items 1 and 2 against real Redis and a real Celery worker: an exporter restart keeps
+ * Issue 16, items 1 and 2 against real brokers (Redis, RabbitMQ) and a real Celery worker: an exporter restart keeps
  * the counters (with --state-file) and the in-flight tasks (from the file, and from inspect
  * active/reserved without it).
  */
 const QUEUE = 'cont-q';
-const url = () => redisUrl(REDIS_DB.continuity);
+let url = () => redisUrl(REDIS_DB.continuity);
 const age = (s: Sample[]) => select(s, 'celery_task_oldest_active_age_seconds', { name: 'tests.sleep', queue_name: QUEUE });
 const added = (s: Sample[]) => sum(s, 'celery_task_succeeded_total', { name: 'tests.add' });
 
-describe('continuity across an exporter restart (Redis)', () => {
+for (const broker of ['redis', 'amqp'] as const) describe(`continuity across an exporter restart (${broker})`, () => {
   let dir: string;
   let worker: Worker | undefined;
   const exporters: Exporter[] = [];
@@ -29,19 +30,27 @@ describe('continuity across an exporter restart (Redis)', () => {
   };
   const scrape = async (e: Exporter) => parseMetrics(await e.metrics());
 
+  let vhost: TestVhost | undefined;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'continuity-'));
+    if (broker === 'amqp') {
+      vhost = await createVhost('continuity');
+      url = () => vhost!.url;
+    } else url = () => redisUrl(REDIS_DB.continuity);
   });
   afterEach(async () => {
     for (const e of exporters.splice(0)) await e.stop(3000);
     await worker?.stop();
     worker = undefined;
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await vhost?.remove();
+  });
 
   /** 10 tasks counted and a 20 s task running, seen by `e`; returns its age then and when. */
   async function workload(e: Exporter) {
-    await flushDb(REDIS_DB.continuity);
+    if (broker === 'redis') await flushDb(REDIS_DB.continuity);
     worker = await startWorker({ brokerUrl: url(), queues: [QUEUE], name: `cont-${Date.now()}@test`, concurrency: 2 });
     await waitFor(() => scrape(e), (s) => select(s, 'celery_worker_up').some((x) => x.value === 1), { what: 'worker up' });
     await sendWorkload(url(), ['add', QUEUE, '10']);
@@ -99,7 +108,7 @@ describe('continuity across an exporter restart (Redis)', () => {
     expect(age(done)).toEqual([]);
   }, 120_000);
 
-  it('(e) a corrupt state file: one warning, moved aside, a clean start that saves a good file again; a lost subscription re-runs the rebuild', async () => {
+  it.runIf(broker === 'redis')('(e) a corrupt state file: one warning, moved aside, a clean start that saves a good file again; a lost subscription re-runs the rebuild', async () => {
     const file = join(dir, 'e.state');
     writeFileSync(file, '{"format":"celery-prometheus-exporter-state","version":1,"fingerprint":"x"}\n{"trunc');
     const e = await start(['--state-file', file]);
