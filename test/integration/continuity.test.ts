@@ -120,7 +120,7 @@ for (const broker of ['redis', 'amqp'] as const) describe(`continuity across an 
     // A lost event subscription (events may be lost) makes it ask the workers again.
     await e.waitForOutput(/"reason":"start"[^\n]*in-flight tasks reconciled/, 10_000);
     const r = new Redis(url());
-    await r.client('KILL', 'TYPE', 'pubsub');
+    await r.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     r.disconnect();
     await e.waitForOutput(/"reason":"(reconnect|events lost)"[^\n]*in-flight tasks reconciled/, 15_000);
     expect(await e.stop(5000)).toBe(0);
