@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StatePersister } from '../../src/continuity/persister.js';
-import { fingerprint } from '../../src/continuity/snapshot.js';
+import { fingerprint, persistedCounters, persistedHistograms } from '../../src/continuity/snapshot.js';
 import { writeStateFile } from '../../src/continuity/state-file.js';
 import { select, value } from '../helpers/metrics.js';
 import { makeCore, testConfig, type TestCore } from './core.js';
@@ -41,11 +41,13 @@ function busyCore(): TestCore {
   return t;
 }
 
-/** The persisted part of an exposition (task families and worker gauges; not the ages, which move with the clock), sorted. */
+/** The persisted part of an exposition (task counters and histograms, worker gauges), sorted. */
 function persisted(t: TestCore): string[] {
+  const families = new Set([...persistedCounters(t.core), ...persistedHistograms(t.core)].map((f) => f.name));
+  const base = (name: string) => name.replace(/_(bucket|sum|count)$/, '');
   return t
     .samples()
-    .filter((s) => (s.name.startsWith('celery_task_') || s.name.startsWith('celery_worker_')) && !s.name.includes('_age_'))
+    .filter((s) => families.has(s.name) || families.has(base(s.name)) || s.name.startsWith('celery_worker_'))
     .map((s) => `${s.name}${JSON.stringify(s.labels)} ${s.value}`)
     .sort();
 }
