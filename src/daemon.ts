@@ -5,6 +5,7 @@ import { RedisEventSubscriber } from './broker/redis/event-subscriber.js';
 import { RedisQueuePoller } from './broker/redis/queue-poller.js';
 import type { EventTransport, TransportHooks } from './broker/transport.js';
 import type { Config } from './config/config.js';
+import { setUpContinuity } from './continuity/wire.js';
 import { scrub } from './config/secrets.js';
 import { Core } from './core.js';
 import { HttpServer } from './http/server.js';
@@ -12,6 +13,7 @@ import { WebConfigFile } from './http/web-config.js';
 import type { Logger } from './log.js';
 import type { PollerSchedule } from './pollers/poller.js';
 import { PollScheduler } from './pollers/scheduler.js';
+import type { Mailbox } from './remote/mailbox.js';
 import { remoteControlPollers } from './remote/pollers.js';
 import { VERSION } from './version.js';
 
@@ -34,16 +36,22 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     log,
   );
   core.self.reconnects.labels('events');
+  // Restores --state-file before any event is counted.
+  const continuity = setUpContinuity(cfg, core, log);
   const hooks: TransportHooks = {
     pipeline: core.pipeline,
     onReadyChange: (ready, reason) => {
       core.self.brokerUp.set(ready ? 1 : 0);
+      continuity.onReady(ready);
       if (ready) log.info({ broker: cfg.broker.url.masked }, `broker ready: ${scrub(reason)}`);
       else log.warn({ broker: cfg.broker.url.masked }, `broker not ready: ${scrub(reason)}`);
     },
     onReconnect: (component) => core.self.reconnects.labels(component).inc(),
     eventLagSeconds: () => core.self.lag.value,
-    onEventsDropped: () => core.stream.droppedSuspected.inc(),
+    onEventsDropped: () => {
+      core.stream.droppedSuspected.inc();
+      continuity.onEventsLost();
+    },
   };
   const transport = createTransport(cfg, hooks, log);
 
@@ -54,7 +62,11 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   const server = new HttpServer(
     { ...cfg.http, webConfig },
     {
-      metrics: (write) => core.registry.renderTo(write),
+      // The response ends only once the state file holds values at least as new (see continuity/persister.ts).
+      metrics: async (write) => {
+        await core.registry.renderTo(write);
+        await continuity.afterScrape();
+      },
       notReadyReason: () => (transport.ready ? undefined : 'broker not connected or not subscribed'),
       landing: { version: VERSION, broker: cfg.broker.url.masked },
     },
@@ -66,8 +78,9 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  const pollers = new PollScheduler(createPollers(cfg, core, log), core.self, log);
+  const pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log);
   pollers.start();
+  continuity.start();
 
   const timer = setInterval(() => core.tick(Date.now()), 1000);
   timer.unref();
@@ -77,13 +90,16 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     core,
     async stop() {
       clearInterval(timer);
-      await Promise.all([server.close(), transport.stop(), pollers.stop()]);
+      await continuity.stopReconcile();
+      // Bounded, so the final save happens within the shutdown deadline even if a stop hangs.
+      await Promise.race([Promise.all([server.close(), transport.stop(), pollers.stop()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+      continuity.finalSave();
     },
   };
 }
 
 /** The background pollers for this broker; each issue's collectors are added here. */
-function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
+function createPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
   const schedules: PollerSchedule[] = [];
   const every = { intervalMs: cfg.queues.pollInterval * 1000, timeoutMs: cfg.queues.pollTimeout * 1000 };
   if (cfg.broker.url.transport === 'redis') {
@@ -102,7 +118,7 @@ function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
     schedules.push({ poller, ...every });
   }
   if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, core, log));
-  schedules.push(...remoteControlPollers(cfg, core, log));
+  schedules.push(...remoteControlPollers(cfg, core, log, mailbox));
   return schedules;
 }
 

@@ -58,6 +58,8 @@ export interface Config {
   /** RabbitMQ-only settings (read with any broker, used with amqp://). */
   amqp: AmqpConfig;
   remoteControl: RemoteControlConfig;
+  /** Continuity across restarts (state file, rebuild from the workers); durations in seconds. */
+  state?: StateConfig;
   log: { level: LogLevel; format: 'json' | 'pretty' };
 }
 
@@ -69,6 +71,13 @@ export interface RemoteControlConfig {
   replyTimeout: number;
   enableEvents: boolean;
   enableEventsInterval: number;
+}
+
+export interface StateConfig {
+  file: string | undefined;
+  saveInterval: number;
+  scrapeSaveMinInterval: number;
+  reconcileGrace: number;
 }
 
 type Argv = Record<string, unknown>;
@@ -213,6 +222,7 @@ export function buildConfig(argv: Argv): Config {
     },
     amqp: buildAmqpConfig(argv, broker.url),
     remoteControl: buildRemoteControlConfig(argv),
+    state: buildStateConfig(argv),
     log: {
       level: parseChoice('log-level', argv['log-level'], ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
       format: parseChoice('log-format', argv['log-format'], ['json', 'pretty']),
@@ -234,5 +244,15 @@ function buildRemoteControlConfig(argv: Argv): RemoteControlConfig {
     replyTimeout,
     enableEvents: argv['enable-events'] !== false,
     enableEventsInterval: parseSeconds('enable-events-interval', argv['enable-events-interval'] ?? 60, { allowZero: false }),
+  };
+}
+
+function buildStateConfig(argv: Argv): StateConfig {
+  const file = argv['state-file'];
+  return {
+    file: typeof file === 'string' && file !== '' ? file : undefined,
+    saveInterval: parseSeconds('state-save-interval', argv['state-save-interval'] ?? 30, { allowZero: false }),
+    scrapeSaveMinInterval: parseSeconds('state-scrape-save-min-interval', argv['state-scrape-save-min-interval'] ?? 1),
+    reconcileGrace: parseSeconds('reconcile-grace', argv['reconcile-grace'] ?? 30),
   };
 }

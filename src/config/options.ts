@@ -111,6 +111,30 @@ export const daemonOptions = {
     describe: 'Longest label value taken from an event (task names, hostnames, queues, exceptions); longer ones are cut',
     group: 'Metrics:',
   },
+  'state-file': {
+    type: 'string',
+    describe:
+      'Keep counters, histograms, the worker table and in-flight tasks in this file across restarts (written atomically every --state-save-interval, after each scrape and at shutdown; loaded at start)',
+    group: 'Continuity:',
+  },
+  'state-save-interval': {
+    type: 'number',
+    default: 30,
+    describe: 'Seconds between periodic saves of --state-file (scrapes and shutdown also save)',
+    group: 'Continuity:',
+  },
+  'state-scrape-save-min-interval': {
+    type: 'number',
+    default: 1,
+    describe: 'Least seconds between two saves caused by scrapes; a scrape inside it waits (at most this long) for the next save before its response ends',
+    group: 'Continuity:',
+  },
+  'reconcile-grace': {
+    type: 'number',
+    default: 30,
+    describe: 'Seconds a tracked task that no answering worker reports (inspect active/reserved/scheduled) and that gets no event may stay before it is dropped',
+    group: 'Continuity:',
+  },
   queues: {
     type: 'string',
     array: true,

@@ -78,6 +78,11 @@ export class TaskTracker {
     return n;
   }
 
+  /** uuid → record, oldest first (the state file keeps this order, and so the TTL). */
+  entries(): IterableIterator<[string, TaskRecord]> {
+    return this.map.entries();
+  }
+
   values(): IterableIterator<TaskRecord> {
     return this.map.values();
   }

@@ -15,6 +15,8 @@ class WorkerRecord {
   freq = DEFAULT_FREQ;
   up = false;
   info: string[] | undefined = undefined;
+  /** Local time (ms) it was restored from the state file: its heartbeat timeout counts from then. */
+  restoredAt = 0;
   constructor(
     readonly hostname: string,
     readonly upChild: GaugeChild,
@@ -23,6 +25,19 @@ class WorkerRecord {
     readonly lastHeartbeat: GaugeChild,
     readonly load: GaugeChild[],
   ) {}
+}
+
+/** One worker as the state file keeps it (see src/continuity). */
+export interface WorkerSnapshot {
+  hostname: string;
+  lastSeen: number;
+  freq: number;
+  up: boolean;
+  heartbeat: number;
+  active: number;
+  processed: number;
+  load: number[];
+  info: string[] | undefined;
 }
 
 export interface WorkerStateOptions {
@@ -95,7 +110,8 @@ export class WorkerState {
     for (const w of this.workers.values()) {
       const silentFor = (nowMs - w.lastSeen) / 1000;
       const timeout = this.opts.workerTimeout ?? w.freq * EXPIRE_FACTOR;
-      if (w.up && timeout > 0 && silentFor > timeout) this.markDown(w, 'timeout');
+      const silentSinceRestore = (nowMs - Math.max(w.lastSeen, w.restoredAt)) / 1000;
+      if (w.up && timeout > 0 && silentSinceRestore > timeout) this.markDown(w, 'timeout');
       if (!w.up && this.opts.purgeAfter > 0 && silentFor > this.opts.purgeAfter) {
         this.workers.delete(w.hostname);
         this.hooks.purgeHostname(w.hostname);
@@ -113,6 +129,47 @@ export class WorkerState {
 
   hostnames(): IterableIterator<string> {
     return this.workers.keys();
+  }
+
+  /** The worker table, for the state file. */
+  *snapshot(): IterableIterator<WorkerSnapshot> {
+    for (const w of this.workers.values()) {
+      yield {
+        hostname: w.hostname,
+        lastSeen: w.lastSeen,
+        freq: w.freq,
+        up: w.up,
+        heartbeat: w.lastHeartbeat.value,
+        active: w.active.value,
+        processed: w.processed.value,
+        load: w.load.map((g) => g.value),
+        info: w.info,
+      };
+    }
+  }
+
+  /**
+   * Restores a worker saved by snapshot(). One that was up gets a full heartbeat window from
+   * `nowMs` to show it is still there, so its running tasks are not dropped by the first tick
+   * after a restart (a worker that died meanwhile is marked down one window later); the purge
+   * still counts from when it was last seen.
+   */
+  restore(s: WorkerSnapshot, nowMs: number): void {
+    const w = this.record(s.hostname);
+    if (w === undefined) return this.opts.onRejected?.();
+    w.freq = s.freq;
+    w.up = s.up;
+    w.lastSeen = s.lastSeen;
+    w.restoredAt = nowMs;
+    w.upChild.set(s.up ? 1 : 0);
+    w.lastHeartbeat.set(s.heartbeat);
+    w.active.set(s.active);
+    w.processed.set(s.processed);
+    for (let i = 0; i < w.load.length && i < s.load.length; i++) w.load[i]!.set(s.load[i]!);
+    if (s.info !== undefined && s.info.length === 4 && s.info[0] === s.hostname) {
+      this.metrics.info.labels(...s.info).set(1);
+      w.info = s.info;
+    }
   }
 
   /** Forget a worker record (its series were removed elsewhere). */

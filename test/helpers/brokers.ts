@@ -15,6 +15,7 @@ export const REDIS_DB = {
   remoteControlLeftovers: 9,
   hardening: 10,
   hardeningFaults: 11,
+  continuity: 12,
   bundle: 14,
   bench: 13,
   periodic: 15,

@@ -1,0 +1,269 @@
+import { createHash } from 'node:crypto';
+import type { Core } from '../core.js';
+import type { Counter } from '../metrics/counter.js';
+import type { Histogram } from '../metrics/histogram.js';
+import type { WorkerSnapshot } from '../state/worker-state.js';
+
+/**
+ * The part of the exporter's state that survives a restart, as plain data: the event-derived
+ * counters and histograms (celery_task_*; the exporter's own celery_exporter_* metrics describe
+ * one process and start again), the hosts' last-seen times (the purge), the worker table and
+ * the in-flight tasks. Builds it from a Core, checks one read from disk, and applies it.
+ */
+export interface Snapshot {
+  savedAt: number;
+  /** family → [label values, value] */
+  counters: Record<string, Array<[string[], number]>>;
+  /** family → [label values, non-cumulative bucket counts (last = +Inf), sum, count] */
+  histograms: Record<string, Array<[string[], number[], number, number]>>;
+  /** hostname → local ms it was last seen on a task event */
+  hosts: Array<[string, number]>;
+  workers: WorkerSnapshot[];
+  /** Strings of the task rows (names, queues, hostnames), referenced by index; -1 = unknown. */
+  strings: string[];
+  /** Unix seconds the task times are relative to. */
+  timeBase: number;
+  /**
+   * The in-flight tasks by column, oldest first (n tasks): uuids[n]; refs[3n] = name, queue,
+   * hostname (index into strings, -1 = unknown); created[n] = local ms; times[6n] = sent,
+   * firstSent, received, started, eta, firstEta in integer microseconds from timeBase (null =
+   * unknown). Columns of numbers, because per-task arrays and float formatting made a save of
+   * 100k tasks cost seconds of allocation and GC (bench/state-file.ts).
+   */
+  tasks: { uuids: string[]; refs: number[]; created: number[]; times: Array<number | null> };
+}
+
+const TIME_FIELDS = ['sent', 'firstSent', 'received', 'started', 'eta', 'firstEta'] as const;
+
+export function persistedCounters(core: Core): Counter[] {
+  const t = core.taskMetrics;
+  return [t.sent, t.received, t.started, t.succeeded, t.failed, t.rejected, t.revoked, t.retried];
+}
+
+export function persistedHistograms(core: Core): Histogram[] {
+  const t = core.taskMetrics;
+  return [t.runtime, t.queueWait, t.prefetchWait, t.latency, ...(t.compatRuntime === undefined ? [] : [t.compatRuntime])];
+}
+
+/**
+ * What must match for a saved state to mean the same thing here: every persisted family's
+ * name, labels and buckets, and the settings that shape label values (hostname form, length
+ * cap, task-name folding, static labels).
+ */
+export function fingerprint(core: Core, settings: Record<string, unknown>): string {
+  const families = [
+    ...persistedCounters(core).map((f) => [f.name, f.labelNames]),
+    ...persistedHistograms(core).map((f) => [f.name, f.labelNames, Array.from(f.bounds)]),
+  ];
+  return createHash('sha256').update(JSON.stringify({ families, settings })).digest('hex').slice(0, 32);
+}
+
+/** The snapshot as the JSON text of the file's body. */
+export function encodeSnapshot(core: Core, nowMs: number): string {
+  const counters: Snapshot['counters'] = {};
+  for (const f of persistedCounters(core)) {
+    const rows: Array<[string[], number]> = [];
+    for (const c of f.series()) rows.push([c.labelValues as string[], c.value]);
+    counters[f.name] = rows;
+  }
+  const histograms: Snapshot['histograms'] = {};
+  for (const f of persistedHistograms(core)) {
+    const rows: Array<[string[], number[], number, number]> = [];
+    for (const c of f.series()) rows.push([c.labelValues as string[], Array.from(c.counts), c.sum, c.count]);
+    histograms[f.name] = rows;
+  }
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const ref = (s: string | undefined): number => {
+    if (s === undefined) return -1;
+    let i = index.get(s);
+    if (i === undefined) {
+      i = strings.length;
+      strings.push(s);
+      index.set(s, i);
+    }
+    return i;
+  };
+  const timeBase = Math.floor(nowMs / 1000);
+  const n = core.tracker.size;
+  const uuids: string[] = new Array<string>(n);
+  const refs: number[] = new Array<number>(3 * n);
+  const created: number[] = new Array<number>(n);
+  const times: number[] = new Array<number>(6 * n);
+  let i = 0;
+  for (const [uuid, r] of core.tracker.entries()) {
+    uuids[i] = uuid;
+    refs[3 * i] = ref(r.name);
+    refs[3 * i + 1] = ref(r.queue);
+    refs[3 * i + 2] = ref(r.hostname);
+    created[i] = r.createdAt;
+    // NaN stays NaN, which JSON writes as null.
+    times[6 * i] = Math.round((r.sent - timeBase) * 1e6);
+    times[6 * i + 1] = Math.round((r.firstSent - timeBase) * 1e6);
+    times[6 * i + 2] = Math.round((r.received - timeBase) * 1e6);
+    times[6 * i + 3] = Math.round((r.started - timeBase) * 1e6);
+    times[6 * i + 4] = Math.round((r.eta - timeBase) * 1e6);
+    times[6 * i + 5] = Math.round((r.firstEta - timeBase) * 1e6);
+    i++;
+  }
+  const snap: Snapshot = {
+    savedAt: nowMs,
+    counters,
+    histograms,
+    hosts: [...core.taskMetrics.hostnames()],
+    workers: [...core.workers.snapshot()],
+    strings,
+    timeBase,
+    tasks: { uuids, refs, created, times },
+  };
+  return JSON.stringify(snap);
+}
+
+/** Thrown by checkSnapshot: the file parsed but its content is not a usable state. */
+export class SnapshotError extends Error {}
+
+/**
+ * Checks every part of a parsed state before anything is applied, so a bad file is rejected
+ * whole (never half loaded). Returns the snapshot typed; throws SnapshotError.
+ */
+export function checkSnapshot(core: Core, data: unknown): Snapshot {
+  const fail = (what: string): never => {
+    throw new SnapshotError(what);
+  };
+  if (!isObject(data)) return fail('body is not an object');
+  const s = data as Record<string, unknown>;
+  if (!isNum(s['savedAt'])) fail('savedAt');
+  if (!isNum(s['timeBase'])) fail('timeBase');
+  const labelCount = new Map<string, number>();
+  const buckets = new Map<string, number>();
+  for (const f of persistedCounters(core)) labelCount.set(f.name, f.labelNames.length);
+  for (const f of persistedHistograms(core)) {
+    labelCount.set(f.name, f.labelNames.length);
+    buckets.set(f.name, f.bounds.length + 1);
+  }
+  const checkLabels = (family: string, v: unknown) => {
+    if (!Array.isArray(v) || v.length !== labelCount.get(family) || !v.every((x) => typeof x === 'string')) fail(`labels of ${family}`);
+  };
+  if (!isObject(s['counters'])) fail('counters');
+  for (const [name, rows] of Object.entries(s['counters'] as Record<string, unknown>)) {
+    if (!labelCount.has(name) || buckets.has(name) || !Array.isArray(rows)) fail(`counter family ${name}`);
+    for (const row of rows as unknown[]) {
+      if (!Array.isArray(row) || row.length !== 2 || !isCount(row[1])) fail(`a series of ${name}`);
+      checkLabels(name, (row as unknown[])[0]);
+    }
+  }
+  if (!isObject(s['histograms'])) fail('histograms');
+  for (const [name, rows] of Object.entries(s['histograms'] as Record<string, unknown>)) {
+    const n = buckets.get(name);
+    if (n === undefined || !Array.isArray(rows)) fail(`histogram family ${name}`);
+    for (const row of rows as unknown[]) {
+      if (!Array.isArray(row) || row.length !== 4) fail(`a series of ${name}`);
+      const [labels, counts, sum, count] = row as unknown[];
+      checkLabels(name, labels);
+      if (!Array.isArray(counts) || counts.length !== n || !counts.every(isCount) || !isNum(sum) || !isCount(count)) fail(`a series of ${name}`);
+    }
+  }
+  if (!Array.isArray(s['hosts']) || !s['hosts'].every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && isNum(h[1]))) fail('hosts');
+  if (!Array.isArray(s['workers']) || !s['workers'].every(isWorker)) fail('workers');
+  const strings = s['strings'];
+  if (!Array.isArray(strings) || !strings.every((x) => typeof x === 'string')) fail('strings');
+  const nStrings = (strings as string[]).length;
+  const isRef = (v: unknown) => Number.isInteger(v) && (v as number) >= -1 && (v as number) < nStrings;
+  const t = s['tasks'];
+  if (!isObject(t)) fail('tasks');
+  const { uuids, refs, created, times } = t as Record<string, unknown>;
+  if (!Array.isArray(uuids) || !uuids.every((u) => typeof u === 'string' && u !== '')) fail('task uuids');
+  const n = (uuids as string[]).length;
+  if (!Array.isArray(refs) || refs.length !== 3 * n || !refs.every(isRef)) fail('task names, queues or hostnames');
+  if (!Array.isArray(created) || created.length !== n || !created.every(isNum)) fail('task creation times');
+  if (!Array.isArray(times) || times.length !== 6 * n || !times.every((v) => v === null || Number.isSafeInteger(v))) fail('task times');
+  return data as unknown as Snapshot;
+}
+
+export interface Restored {
+  series: number;
+  workers: number;
+  tasks: number;
+}
+
+/** Applies a checked snapshot to a fresh Core (before any event). */
+export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored {
+  const t = core.taskMetrics;
+  const names = core.taskNames;
+  const lastSeen = new Map(s.hosts);
+  let series = 0;
+  for (const f of persistedCounters(core)) {
+    const rows = s.counters[f.name] ?? [];
+    const iName = f.labelNames.indexOf('name');
+    const iHost = f.labelNames.indexOf('hostname');
+    const iQueue = f.labelNames.indexOf('queue_name');
+    for (const [labels, value] of rows) {
+      const c = f.labels(...labels);
+      if (!c.live) continue; // over --max-series
+      c.set(value);
+      series++;
+      // Keep the task-name budget and the hosts' purge clocks as they were.
+      if (iName >= 0) names.resolve(labels[iName]!);
+      if (iName >= 0 && iQueue >= 0) {
+        const host = iHost >= 0 ? labels[iHost]! : '';
+        t.host(labels[iName]!, host, labels[iQueue]!).lastSeen = lastSeen.get(host) ?? nowMs;
+      }
+    }
+  }
+  for (const f of persistedHistograms(core)) {
+    for (const [labels, counts, sum, count] of s.histograms[f.name] ?? []) {
+      const h = f.labels(...labels);
+      if (!h.live) continue;
+      h.counts.set(counts);
+      h.sum = sum;
+      h.count = count;
+      series++;
+    }
+  }
+  for (const w of s.workers) core.workers.restore(w, nowMs);
+  const str = (i: number) => (i < 0 ? undefined : s.strings[i]);
+  const { uuids, refs, created, times } = s.tasks;
+  for (let i = 0; i < uuids.length; i++) {
+    const r = core.tracker.getOrCreate(uuids[i]!, created[i]!);
+    const name = str(refs[3 * i]!);
+    r.name = name === undefined ? undefined : names.resolve(name);
+    r.queue = str(refs[3 * i + 1]!);
+    r.hostname = str(refs[3 * i + 2]!);
+    for (let k = 0; k < TIME_FIELDS.length; k++) {
+      const v = times[6 * i + k];
+      r[TIME_FIELDS[k]!] = v === null || v === undefined ? NaN : s.timeBase + v / 1e6;
+    }
+    if (r.queue !== undefined && r.sent === r.sent) core.queues.seen(r.queue, 'event');
+  }
+  return { series, workers: s.workers.length, tasks: uuids.length };
+}
+
+function isWorker(v: unknown): boolean {
+  if (!isObject(v)) return false;
+  const w = v as Record<string, unknown>;
+  return (
+    typeof w['hostname'] === 'string' &&
+    isNum(w['lastSeen']) &&
+    isNum(w['freq']) &&
+    (w['freq'] as number) > 0 &&
+    typeof w['up'] === 'boolean' &&
+    isNum(w['heartbeat']) &&
+    isNum(w['active']) &&
+    isNum(w['processed']) &&
+    Array.isArray(w['load']) &&
+    w['load'].every(isNum) &&
+    (w['info'] === undefined || (Array.isArray(w['info']) && w['info'].every((x) => typeof x === 'string')))
+  );
+}
+
+function isObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isNum(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function isCount(v: unknown): v is number {
+  return isNum(v) && v >= 0;
+}
