@@ -25,9 +25,9 @@ export interface Proc {
 }
 
 /** Starts the real daemon (dist/cli.js), or any script, as its own process and waits for /readyz. */
-export async function startDaemon(script: string, args: string[]): Promise<Proc> {
+export async function startDaemon(script: string, args: string[], nodeArgs: string[] = []): Promise<Proc> {
   const port = await freePort();
-  const child = spawn(process.execPath, [script, '--port', String(port), '--host', '127.0.0.1', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, script, '--port', String(port), '--host', '127.0.0.1', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,9 +1,13 @@
 /**
- * npm run bench [-- --scenario steady-20k,burst-200k] [--broker redis|amqp]
+ * npm run bench [-- --scenario steady-20k,burst-200k] [--broker redis,amqp]
  *
  * Runs the real daemon as its own process, feeds it from a separate generator process, and
  * reports what the exporter's own /proc counters say: CPU per event, RSS, events counted vs
  * published, scrape render time and event-loop stalls. Results go to bench/results/.
+ *
+ * Each scenario runs on every selected broker back to back (scenario by scenario, not broker by
+ * broker), so the ratios the targets are stated in (targets.ts) compare runs made under the same
+ * machine load. BENCH_CPU_PROF=<dir> runs the exporter with node --cpu-prof into that folder.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +17,7 @@ import { Redis } from 'ioredis';
 import { metricSum, ROOT, startDaemon, type Proc } from './exporter-process.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
+import { checksTable, checkTargets } from './targets.js';
 
 const args = process.argv.slice(2);
 const opt = (k: string, d: string) => {
@@ -21,7 +26,10 @@ const opt = (k: string, d: string) => {
 };
 const REDIS = opt('redis', process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379').replace(/\/\d*$/, '');
 const AMQP = opt('amqp', process.env['AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672');
-const BROKER = opt('broker', 'redis') as 'redis' | 'amqp';
+/** URL-encoded vhost (%2F = "/"); give the bench its own on a RabbitMQ others use. */
+const VHOST = opt('amqp-vhost', process.env['AMQP_VHOST'] ?? '%2F');
+const BROKERS = opt('broker', 'redis,amqp').split(',') as Array<'redis' | 'amqp'>;
+const PROF = process.env['BENCH_CPU_PROF'];
 const DB = 13;
 const CLI = join(ROOT, 'dist', 'cli.js');
 const FLOOR = join(ROOT, 'bench', 'dist', 'bench', 'floor.js');
@@ -67,14 +75,13 @@ function supportsFlag(flag: string): boolean {
   return execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).includes(flag);
 }
 
-async function runScenario(s: Scenario): Promise<Result> {
+async function runScenario(s: Scenario, BROKER: 'redis' | 'amqp'): Promise<Result> {
   const base: Result = {
     scenario: s.id, title: s.title, broker: BROKER, publishedEvents: 0, countedEvents: 0, publishedTasks: s.tasks, countedTasks: 0,
     generatorSeconds: 0, generatorRate: 0, cpuSeconds: 0, cpuUsPerEvent: 0, peakRssMB: 0, finalRssMB: 0, reconnects: 0, invalid: 0,
   };
   if (s.requiresFlag !== undefined && !supportsFlag(s.requiresFlag)) return { ...base, skipped: `this version has no ${s.requiresFlag}` };
-  if (s.floor && BROKER !== 'redis') return { ...base, skipped: 'the floor subscriber is Redis-only' };
-  const brokerUrl = BROKER === 'redis' ? `${REDIS}/${DB}` : `${AMQP}/%2F`;
+  const brokerUrl = BROKER === 'redis' ? `${REDIS}/${DB}` : `${AMQP}/${VHOST}`;
   if (BROKER === 'redis') {
     const r = new Redis(brokerUrl);
     await r.flushdb();
@@ -82,7 +89,7 @@ async function runScenario(s: Scenario): Promise<Result> {
   }
   const exporter = s.floor
     ? await startDaemon(FLOOR, ['--broker-url', brokerUrl])
-    : await startDaemon(CLI, ['--broker-url', brokerUrl, '--log-level', 'warn', ...s.exporterArgs]);
+    : await startDaemon(CLI, ['--broker-url', brokerUrl, '--log-level', 'warn', ...s.exporterArgs], PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `${s.id}-${BROKER}-${Date.now()}.cpuprofile`] : []);
   const gen = spawn(
     process.execPath,
     [GENERATOR, '--broker', BROKER, '--url', BROKER === 'redis' ? REDIS : brokerUrl, '--db', String(DB), '--tasks', String(s.tasks), '--rate', String(s.rate), '--task-names', String(s.taskNames), '--lost-ratio', String(s.lostRatio ?? 0)],
@@ -185,23 +192,40 @@ async function main(): Promise<void> {
   const wanted = opt('scenario', SCENARIOS.map((s) => s.id).join(',')).split(',');
   const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w));
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  if (BROKERS.some((b) => b !== 'redis' && b !== 'amqp')) throw new Error(`--broker: redis, amqp or both, got ${BROKERS.join(',')}`);
   if (!existsSync(CLI)) throw new Error('build first: npm run build');
   const results: Result[] = [];
   for (const s of SCENARIOS.filter((x) => wanted.includes(x.id))) {
-    process.stdout.write(`running ${s.id} (${s.title})\n`);
-    const r = await runScenario(s);
-    results.push(r);
-    process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+    for (const broker of BROKERS) {
+      process.stdout.write(`running ${s.id} on ${broker} (${s.title})\n`);
+      const r = await runScenario(s, broker);
+      results.push(r);
+      process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+    }
   }
-  const file = join(ROOT, 'bench', 'results', `v${VERSION}-${BROKER}`);
-  const previous: Result[] = existsSync(`${file}.json`) ? (JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { results: Result[] }).results : [];
-  const merged = [...previous.filter((p) => !results.some((r) => r.scenario === p.scenario)), ...results].sort(
-    (a, b) => SCENARIOS.findIndex((s) => s.id === a.scenario) - SCENARIOS.findIndex((s) => s.id === b.scenario),
-  );
   const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, cpuModel: (await import('node:os')).cpus()[0]?.model };
-  writeFileSync(`${file}.json`, `${JSON.stringify({ version: VERSION, broker: BROKER, machine, date: new Date().toISOString(), results: merged }, null, 2)}\n`);
-  writeFileSync(`${file}.md`, `# Benchmark v${VERSION} (${BROKER})\n\n${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${new Date().toISOString().slice(0, 10)}\n\n${table(merged)}\n`);
-  process.stdout.write(`\n${table(results)}\n\nwritten ${file}.json and .md\n`);
+  const date = new Date().toISOString();
+  for (const broker of BROKERS) {
+    const file = join(ROOT, 'bench', 'results', `v${VERSION}-${broker}`);
+    const mine = results.filter((r) => r.broker === broker);
+    const previous: Result[] = existsSync(`${file}.json`) ? (JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { results: Result[] }).results : [];
+    const merged = [...previous.filter((p) => !mine.some((r) => r.scenario === p.scenario)), ...mine].sort(
+      (a, b) => SCENARIOS.findIndex((s) => s.id === a.scenario) - SCENARIOS.findIndex((s) => s.id === b.scenario),
+    );
+    writeFileSync(`${file}.json`, `${JSON.stringify({ version: VERSION, broker, machine, date, results: merged }, null, 2)}\n`);
+    writeFileSync(`${file}.md`, `# Benchmark v${VERSION} (${broker})\n\n${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${date.slice(0, 10)}\n\n${table(merged)}\n`);
+  }
+  // The targets are judged on this run only: ratios between runs made minutes apart on one machine.
+  const checks = checkTargets(results);
+  const targets = `${checksTable(checks)}\n`;
+  const file = join(ROOT, 'bench', 'results', `v${VERSION}-targets`);
+  writeFileSync(`${file}.md`, `# Benchmark v${VERSION}: targets, one run (${BROKERS.join(' + ')}, ${wanted.join(', ')})\n\n${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${date.slice(0, 10)}\n\n${table(results)}\n\n${targets}`);
+  process.stdout.write(`\n${table(results)}\n\n${targets}\nwritten to bench/results/v${VERSION}-*.json and .md\n`);
+  const missed = checks.filter((c) => c.ok === false);
+  if (missed.length > 0) {
+    process.stderr.write(`bench: ${missed.length} target(s) missed: ${missed.map((c) => c.target).join('; ')}\n`);
+    process.exitCode = 2;
+  }
 }
 
 main().catch((err: unknown) => {

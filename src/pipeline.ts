@@ -61,8 +61,13 @@ export class EventPipeline {
 
   /** A message from the AMQP transport: plain body bytes plus the content type properties. */
   onAmqpMessage(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): void {
+    this.onAmqpBody(body, 0, body.length, contentType, contentEncoding);
+  }
+
+  /** The same, as a view of the connection's receive buffer (the event consumer's fast path). */
+  onAmqpBody(buf: Buffer, start: number, end: number, contentType: string | undefined, contentEncoding: string | undefined): void {
     try {
-      const text = decodeAmqpBody(body, contentType, contentEncoding);
+      const text = decodeAmqpBody(buf, contentType, contentEncoding, start, end);
       if (text instanceof Invalid) return this.self.countInvalid(text.reason);
       this.onBodyText(text);
     } catch (err) {

@@ -14,7 +14,7 @@ export interface EventTransport {
 }
 
 /** What a transport feeds: the daemon's pipeline, or another consumer of raw messages (the `events` command). */
-export type EventSink = Pick<EventPipeline, 'onRedisMessage' | 'onRedisMessageBuffer' | 'onAmqpMessage'>;
+export type EventSink = Pick<EventPipeline, 'onRedisMessage' | 'onRedisMessageBuffer' | 'onAmqpMessage' | 'onAmqpBody'>;
 
 export interface TransportHooks {
   pipeline: EventSink;

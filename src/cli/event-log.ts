@@ -49,7 +49,11 @@ export class EventLog implements EventSink {
   }
 
   onAmqpMessage(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): void {
-    const text = decodeAmqpBody(body, contentType, contentEncoding);
+    this.onAmqpBody(body, 0, body.length, contentType, contentEncoding);
+  }
+
+  onAmqpBody(buf: Buffer, start: number, end: number, contentType: string | undefined, contentEncoding: string | undefined): void {
+    const text = decodeAmqpBody(buf, contentType, contentEncoding, start, end);
     if (text instanceof Invalid) return this.skip(text.reason);
     this.onText(text);
   }

@@ -22,10 +22,11 @@ export function parseBody(text: string): RawEvent | RawEvent[] | Invalid {
 const AMQP_JSON = new Set(['application/json', 'application/x-json', 'text/json']);
 
 /** AMQP bodies are plain JSON with the serializer in the content_type property (docs/protocol.md §1.3). */
-export function decodeAmqpBody(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): string | Invalid {
-  if (contentType !== undefined && !AMQP_JSON.has(contentType.toLowerCase())) return Invalid.of.content_type;
-  if (contentEncoding !== undefined && contentEncoding !== '' && !/^utf-?8$/i.test(contentEncoding)) {
+export function decodeAmqpBody(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined, start = 0, end = body.length): string | Invalid {
+  // The exact strings Celery sends are checked first: no lower-casing or regex per message.
+  if (contentType !== undefined && contentType !== 'application/json' && !AMQP_JSON.has(contentType.toLowerCase())) return Invalid.of.content_type;
+  if (contentEncoding !== undefined && contentEncoding !== 'utf-8' && contentEncoding !== '' && !/^utf-?8$/i.test(contentEncoding)) {
     return Invalid.of.encoding;
   }
-  return body.toString('utf8');
+  return body.toString('utf8', start, end);
 }

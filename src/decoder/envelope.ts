@@ -51,18 +51,29 @@ export function decodeEnvelopeBuffer(buf: Buffer, start: number, end: number): s
 
 function fastPathBuffer(buf: Buffer, start: number, end: number): string | undefined {
   if (end - start < B_PREFIX.length + B_AFTER_BODY.length + B_AFTER_HOSTNAME.length + TAIL_LENGTH) return undefined;
-  if (buf.compare(B_PREFIX, 0, B_PREFIX.length, start, start + B_PREFIX.length) !== 0) return undefined;
+  if (!bytesAt(buf, start, B_PREFIX)) return undefined;
   const bodyStart = start + B_PREFIX.length;
   const bodyEnd = buf.indexOf(34, bodyStart);
   if (bodyEnd < 0 || bodyEnd + B_AFTER_BODY.length >= end) return undefined;
-  if (buf.compare(B_AFTER_BODY, 0, B_AFTER_BODY.length, bodyEnd, bodyEnd + B_AFTER_BODY.length) !== 0) return undefined;
+  if (!bytesAt(buf, bodyEnd, B_AFTER_BODY)) return undefined;
   const hostEnd = buf.indexOf(34, bodyEnd + B_AFTER_BODY.length);
   if (hostEnd < 0 || hostEnd + B_AFTER_HOSTNAME.length > end) return undefined;
-  if (buf.compare(B_AFTER_HOSTNAME, 0, B_AFTER_HOSTNAME.length, hostEnd, hostEnd + B_AFTER_HOSTNAME.length) !== 0) return undefined;
+  if (!bytesAt(buf, hostEnd, B_AFTER_HOSTNAME)) return undefined;
   const tail = end - TAIL_LENGTH;
-  if (tail < hostEnd || buf.compare(B_TAIL, 0, B_TAIL.length, tail, tail + B_TAIL.length) !== 0) return undefined;
+  if (tail < hostEnd || !bytesAt(buf, tail, B_TAIL)) return undefined;
   if (buf[end - 3] !== 34 || buf[end - 2] !== 125 || buf[end - 1] !== 125) return undefined;
   return decodeBase64Body(buf.toString('latin1', bodyStart, bodyEnd));
+}
+
+/**
+ * Whether `want` is at `at` (the caller checked it fits). A plain loop: Buffer#compare validates
+ * its arguments and crosses into C++ each call, 7 % of the Redis daemon's profile at 20k events/s
+ * for its four calls per message.
+ */
+function bytesAt(buf: Buffer, at: number, want: Buffer): boolean {
+  const n = want.length;
+  for (let i = 0; i < n; i++) if (buf[at + i] !== want[i]) return false;
+  return true;
 }
 
 /** Decoded bodies are written here and read back as a string: no Buffer allocated per message. */

@@ -6,6 +6,7 @@ import type { Logger } from '../../log.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
+import { installDeliveryReader } from './delivery-reader.js';
 import { amqpConnectOptions, closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
 
 /** Celery's event_exchange and event_queue_prefix defaults. */
@@ -41,6 +42,8 @@ export class AmqpEventConsumer implements EventTransport {
   private reported: boolean | undefined;
   /** The outage being reported: when it began, failed attempts, last error (for the line that ends it). */
   private outage: { since: number; attempts: number; lastError: string } | undefined;
+  /** Whether deliveries of the current connection are read by delivery-reader.ts (for tests). */
+  fastPath = false;
   /** The queue of the current connection, for tests and logs. */
   queueName: string | undefined;
 
@@ -109,6 +112,12 @@ export class AmqpEventConsumer implements EventTransport {
         },
         { noAck: true },
       );
+      // Deliveries then skip amqplib's message assembly (delivery-reader.ts); the callback above
+      // still gets whatever the front leaves to amqplib, and the broker's cancel.
+      const off = installDeliveryReader(conn, ch, (buf, start, end, type, encoding) => pipeline.onAmqpBody(buf, start, end, type, encoding));
+      if (off === undefined) this.log.debug('amqplib internals not as expected: events take amqplib\'s message path');
+      else ch.on('close', off);
+      this.fastPath = off !== undefined;
       if (gen !== this.generation) return;
       this.queueName = queue;
       this.attempt = 0;
