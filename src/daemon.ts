@@ -34,11 +34,17 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     log,
   );
   core.self.reconnects.labels('events');
+  let stopping = false;
+  let readySince = 0;
   const hooks: TransportHooks = {
     pipeline: core.pipeline,
     onReadyChange: (ready, reason) => {
       core.self.brokerUp.set(ready ? 1 : 0);
+      if (ready) readySince = Date.now();
+      // The one line per outage and the one per recovery, same on both brokers (the pollers and
+      // remote control stay quiet while the broker is down: PollScheduler's brokerDown).
       if (ready) log.info({ broker: cfg.broker.url.masked }, `broker ready: ${scrub(reason)}`);
+      else if (stopping) log.info({ broker: cfg.broker.url.masked }, 'broker connection closed: shutting down');
       else log.warn({ broker: cfg.broker.url.masked }, `broker not ready: ${scrub(reason)}`);
     },
     onReconnect: (component) => core.self.reconnects.labels(component).inc(),
@@ -66,7 +72,10 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  const pollers = new PollScheduler(createPollers(cfg, core, log), core.self, log);
+  const pollers = new PollScheduler(createPollers(cfg, core, log), core.self, log, {
+    // Down, or back for less than 5 s (the pollers' own clients reconnect on their own backoff).
+    brokerDown: () => !transport.ready || Date.now() - readySince < 5000,
+  });
   pollers.start();
 
   const timer = setInterval(() => core.tick(Date.now()), 1000);
@@ -76,6 +85,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     address,
     core,
     async stop() {
+      stopping = true;
       clearInterval(timer);
       await Promise.all([server.close(), transport.stop(), pollers.stop()]);
     },

@@ -6,7 +6,7 @@ import { brokerOptions, daemonOptions } from '../config/options.js';
 import { parseList } from '../config/parse.js';
 import { scrub } from '../config/secrets.js';
 import { startDaemon } from '../daemon.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, routeConsole, type Logger } from '../log.js';
 import { CONTROL_METHODS, INSPECT_METHODS } from '../remote/methods.js';
 import { VERSION } from '../version.js';
 import { runEvents } from './events.js';
@@ -128,6 +128,7 @@ async function startCommand(argv: Record<string, unknown>): Promise<void> {
     return;
   }
   const log = createLogger(cfg.log.level, cfg.log.format);
+  routeConsole(log);
   await runDaemon(cfg, log);
 }
 
