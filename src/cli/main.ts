@@ -10,6 +10,7 @@ import { createLogger, routeConsole, type Logger } from '../log.js';
 import { CONTROL_METHODS, INSPECT_METHODS } from '../remote/methods.js';
 import { VERSION } from '../version.js';
 import { runEvents } from './events.js';
+import { explainUnknown } from './unknown-flags.js';
 import { Reported, runControl, runInspect, type RemoteArgs } from './remote-commands.js';
 
 const NAME = 'celery-prometheus-exporter';
@@ -76,7 +77,8 @@ export async function runCli(args: string[]): Promise<void> {
     .fail((msg, err) => {
       if (err instanceof ConfigError) configFailure(err.message);
       if (err) configFailure(err.message);
-      configFailure(msg ?? 'invalid arguments');
+      const known = [...Object.keys(daemonOptions), 'config', 'print-config', 'help', 'version'];
+      configFailure(explainUnknown(msg ?? '', known, args) ?? msg ?? 'invalid arguments');
     });
 
   await parser.parseAsync();

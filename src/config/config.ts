@@ -71,6 +71,9 @@ export interface RemoteControlConfig {
 type Argv = Record<string, unknown>;
 
 /** Reads a YAML or JSON config file for yargs' .config(); keys are the flag names. */
+/** The config file last loaded and its keys, so an unknown key can be blamed on the file. */
+export let loadedConfigFile: { path: string; keys: Set<string> } | undefined;
+
 export function loadConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -86,6 +89,7 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError('config', `"${path}" must hold a mapping of flag names to values`);
+  loadedConfigFile = { path, keys: new Set(Object.keys(data)) };
   return data as Record<string, unknown>;
 }
 

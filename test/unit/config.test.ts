@@ -8,6 +8,13 @@ import { parseBuckets, transportOptionValue } from '../../src/config/parse.js';
 import { scrub, registerSecret } from '../../src/config/secrets.js';
 import { cli } from '../helpers/cli.js';
 
+/** A config file with a misspelt key (and a password that must not be printed). */
+function unknownKeyFile(): string {
+  const f = join(mkdtempSync(join(tmpdir(), 'cpe-cfg-')), 'exporter.json');
+  writeFileSync(f, JSON.stringify({ 'brokr-url': 'redis://:hunter22@h:6379/0' }));
+  return f;
+}
+
 const printConfig = async (args: string[], env: Record<string, string> = {}) => {
   const r = await cli(['--print-config', ...args], env);
   expect(r.stderr).toBe('');
@@ -114,11 +121,15 @@ describe('configuration precedence: flag > env > file > default', () => {
       [['--runtime-buckets', '1,x'], {}, /invalid --runtime-buckets: "x"/],
       [['--broker-url', 'kafka://u:hunter22@k'], {}, /invalid --broker-url: unknown transport "kafka"/],
       [[], { CELERY_EXPORTER_BROKER_URL: 'redis://:hunter22@h:0x/0' }, /invalid --broker-url/],
-      [['--port', 'http'], {}, /invalid --port/],
+      [['--port', 'http'], {}, /--port must be an integer/],
       [['--log-format', 'xml'], {}, /invalid --log-format/],
       [['--config', '/nonexistent.yaml'], {}, /invalid --config: cannot read/],
       [['--static-label', 'novalue'], {}, /invalid --static-label: expected key=value/],
-      [['--no-such-flag'], {}, /Unknown argument/],
+      [['--no-such-flag'], {}, /^celery-prometheus-exporter: unknown flag --no-such-flag$/m],
+      [['--prot', '1'], {}, /^celery-prometheus-exporter: unknown flag --prot; did you mean --port\?$/m],
+      [['--port', 'abc'], {}, /^celery-prometheus-exporter: --port must be an integer$/m],
+      [['--port', '1.5'], {}, /--port must be an integer, got "1.5"/],
+      [['--config', unknownKeyFile()], {}, /unknown key "brokr-url" in the config file \/.*\.json; did you mean "broker-url"\?$/m],
     ];
     for (const [args, env, re] of cases) {
       const r = await cli(args, env);
