@@ -1,5 +1,5 @@
 import yargs, { type Argv, type Options } from 'yargs';
-import { buildConfig, listOption, loadConfigFile } from '../config/config.js';
+import { buildConfig, EFFECTIVE_KEY, listOption, loadConfigFile } from '../config/config.js';
 import { ENV_PREFIX } from '../config/defaults.js';
 import { ConfigError } from '../config/errors.js';
 import { brokerOptions, daemonOptions } from '../config/options.js';
@@ -34,7 +34,7 @@ export async function runCli(args: string[]): Promise<void> {
       (y) =>
         y.options(daemonOnlyOptions).option('print-config', {
           type: 'boolean',
-          describe: 'Print the effective configuration as JSON (passwords masked) and exit',
+          describe: 'Print the configuration as a JSON config file for --config (passwords masked; the resolved settings under "effective") and exit',
           group: 'Options:',
         }),
       (argv) => startCommand(argv as Record<string, unknown>),
@@ -126,7 +126,7 @@ async function startCommand(argv: Record<string, unknown>): Promise<void> {
     throw err;
   }
   if (argv['print-config'] === true) {
-    process.stdout.write(`${scrub(JSON.stringify(printable(cfg), null, 2))}\n`);
+    process.stdout.write(`${scrub(JSON.stringify({ ...flagValues(argv), [EFFECTIVE_KEY]: printable(cfg) }, null, 2))}\n`);
     return;
   }
   const log = createLogger(cfg.log.level, cfg.log.format);
@@ -198,6 +198,20 @@ async function runDaemon(cfg: ReturnType<typeof buildConfig>, log: Logger): Prom
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * Every daemon option as a flag name with its value (from flags, environment, config file or
+ * default), so the printed document is a config file `--config` loads as it is; passwords are
+ * masked. The resolved configuration follows under EFFECTIVE_KEY, for reading (ignored on load).
+ */
+function flagValues(argv: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(daemonOptions)) {
+    const v = argv[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
 }
 
 /** The config with the broker URL reduced to its masked form. */

@@ -102,3 +102,27 @@ describe('RabbitMQ outage', () => {
     await checkShutdown(e);
   });
 });
+
+describe('masking is the same everywhere: user shown, password masked', () => {
+  it('in logs, on /, in celery_exporter_build_info and in --print-config, even when the user equals the password', async () => {
+    // Nothing listens on port 1: the exporter logs the broker URL in its "not ready" line.
+    const url = 'amqp://guest:guest@127.0.0.1:1/masking';
+    const want = 'amqp://guest:****@127.0.0.1:1/masking';
+    const e = await startExporter(['--broker-url', url, '--no-enable-events', '--no-inspect-metrics']);
+    try {
+      await e.waitForOutput(/broker not ready/, 20_000);
+      const logged = lines(e).json.filter((l) => typeof l['broker'] === 'string').map((l) => l['broker']);
+      expect(logged.length).toBeGreaterThan(0);
+      expect(new Set(logged)).toEqual(new Set([want]));
+      const page = await (await fetch(`${e.url}/`)).text();
+      expect(page).toContain(want);
+      const metrics = await e.metrics();
+      expect(metrics).toMatch(new RegExp(`celery_exporter_build_info\\{[^}]*broker="${want.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"`));
+    } finally {
+      await e.stop();
+    }
+    const { cli } = await import('../helpers/cli.js');
+    const printed = JSON.parse((await cli(['--print-config', '--broker-url', url])).stdout) as { 'broker-url': string; effective: { broker: { url: string } } };
+    expect([printed['broker-url'], printed.effective.broker.url]).toEqual([want, want]);
+  });
+});

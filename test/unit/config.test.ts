@@ -18,7 +18,7 @@ function unknownKeyFile(): string {
 const printConfig = async (args: string[], env: Record<string, string> = {}) => {
   const r = await cli(['--print-config', ...args], env);
   expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
+  return JSON.parse(r.stdout).effective as Record<string, Record<string, unknown>>;
 };
 
 describe('broker URLs', () => {
@@ -116,6 +116,21 @@ describe('configuration precedence: flag > env > file > default', () => {
     expect(c['broker']!['transportOptions']).toEqual({ global_keyprefix: 'pfx:', visibility_timeout: 60 });
   });
 
+  it('--print-config prints a config file that --config accepts as it is (round trip)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cpe-rt-'));
+    const args = ['--broker-url', 'redis://:hunter22@h:6379/2', '--static-label', 'team=a', '--queues', 'x,y', '--no-enable-events', '--port', '9100'];
+    const first = await cli(['--print-config', ...args]);
+    expect(first.stderr).toBe('');
+    expect(first.stdout).not.toContain('hunter22');
+    const file = join(dir, 'printed.json');
+    writeFileSync(file, first.stdout);
+    const second = await cli(['--print-config', '--config', file]);
+    expect(second.stderr).toBe('');
+    expect(second.stdout).toBe(first.stdout);
+    const doc = JSON.parse(second.stdout) as Record<string, unknown>;
+    expect(doc).toMatchObject({ 'broker-url': 'redis://:****@h:6379/2', port: 9100, 'enable-events': false, 'static-label': ['team=a'] });
+  });
+
   it('exits 2 with one line naming the flag, password never shown', async () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [['--runtime-buckets', '1,x'], {}, /invalid --runtime-buckets: "x"/],
@@ -138,5 +153,5 @@ describe('configuration precedence: flag > env > file > default', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toContain('hunter22');
     }
-  });
+  }, 60_000);
 });
