@@ -4,7 +4,8 @@ import { ENV_PREFIX } from '../config/defaults.js';
 import { ConfigError } from '../config/errors.js';
 import { brokerOptions, daemonOptions } from '../config/options.js';
 import { parseList } from '../config/parse.js';
-import { scrub } from '../config/secrets.js';
+import { maskUrl } from '../config/broker-url.js';
+import { registerMasked, scrub } from '../config/secrets.js';
 import { startDaemon } from '../daemon.js';
 import { createLogger, routeConsole, type Logger } from '../log.js';
 import { CONTROL_METHODS, INSPECT_METHODS } from '../remote/methods.js';
@@ -209,7 +210,15 @@ function flagValues(argv: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(daemonOptions)) {
     const v = argv[key];
-    if (v !== undefined) out[key] = v;
+    if (v === undefined) continue;
+    // URLs with their password masked and their user kept, as everywhere else.
+    const mask = (x: unknown) => {
+      if (typeof x !== 'string') return x;
+      const m = maskUrl(x);
+      registerMasked(m);
+      return m;
+    };
+    out[key] = Array.isArray(v) ? v.map(mask) : mask(v);
   }
   return out;
 }
