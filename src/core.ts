@@ -61,6 +61,8 @@ export class Core {
   readonly periodic: PeriodicTasks;
   readonly pipeline: EventPipeline;
   private ticks = 0;
+  /** A worker was first seen, or seen again after being down (remote control asks it for task events). */
+  onWorkerSeen: ((node: string) => void) | undefined;
 
   constructor(
     private readonly cfg: CoreConfig,
@@ -123,7 +125,10 @@ export class Core {
       },
       {
         purgeHostname: (h) => this.purgeHostname(h),
-        onWorkerUp: (hostname) => log.info({ hostname }, 'worker online'),
+        onWorkerUp: (hostname, node) => {
+          log.info({ hostname }, 'worker online');
+          this.onWorkerSeen?.(node);
+        },
         onWorkerDown: (hostname, reason) => {
           const stopped = this.backlog.workerDown(hostname);
           log.info({ hostname, reason, runningTasksDropped: stopped }, 'worker down');

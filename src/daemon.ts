@@ -38,12 +38,18 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   core.self.reconnects.labels('events');
   // Restores --state-file before any event is counted.
   const continuity = setUpContinuity(cfg, core, log);
+  let stopping = false;
+  let readySince = 0;
   const hooks: TransportHooks = {
     pipeline: core.pipeline,
     onReadyChange: (ready, reason) => {
       core.self.brokerUp.set(ready ? 1 : 0);
+      if (ready) readySince = Date.now();
+      // The one line per outage and the one per recovery, same on both brokers (the pollers and
+      // remote control stay quiet while the broker is down: PollScheduler's brokerDown).
       continuity.onReady(ready);
       if (ready) log.info({ broker: cfg.broker.url.masked }, `broker ready: ${scrub(reason)}`);
+      else if (stopping) log.info({ broker: cfg.broker.url.masked }, 'broker connection closed: shutting down');
       else log.warn({ broker: cfg.broker.url.masked }, `broker not ready: ${scrub(reason)}`);
     },
     onReconnect: (component) => core.self.reconnects.labels(component).inc(),
@@ -78,7 +84,10 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  const pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log);
+  const pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log, {
+    // Down, or back for less than 5 s (the pollers' own clients reconnect on their own backoff).
+    brokerDown: () => !transport.ready || Date.now() - readySince < 5000,
+  });
   pollers.start();
   continuity.start();
 
@@ -89,6 +98,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     address,
     core,
     async stop() {
+      stopping = true;
       clearInterval(timer);
       await continuity.stopReconcile();
       // Bounded, so the final save happens within the shutdown deadline even if a stop hangs.

@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { scrub } from './config/secrets.js';
@@ -19,6 +20,24 @@ export function createLogger(level: string, format: 'json' | 'pretty', dest: Nod
     return pino(opts, pretty({ destination: dest, sync: true, colorize: false, ignore: 'pid,hostname,name' }));
   }
   return pino(opts, dest as unknown as pino.DestinationStream);
+}
+
+/**
+ * Routes what libraries print with console.* (ioredis writes "[WARN] This Redis server's `default`
+ * user does not require a password, but a password was supplied" with console.warn) through the
+ * logger, so every line the daemon writes is one of pino's. The password-not-required notice is
+ * harmless (the event subscriber accepts it the same way) and goes to debug.
+ */
+export function routeConsole(log: Logger): void {
+  const toLog = (level: 'warn' | 'info') => (...args: unknown[]) => {
+    const text = format(...args).replace(/^\[WARN\]\s*/, '');
+    if (/does not require a password, but a password was supplied/.test(text)) log.debug({ source: 'library' }, text);
+    else log[level]({ source: 'library' }, text);
+  };
+  console.warn = toLog('warn');
+  console.error = toLog('warn');
+  console.log = toLog('info');
+  console.info = toLog('info');
 }
 
 /**

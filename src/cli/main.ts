@@ -1,15 +1,17 @@
 import yargs, { type Argv, type Options } from 'yargs';
-import { buildConfig, listOption, loadConfigFile } from '../config/config.js';
+import { buildConfig, EFFECTIVE_KEY, listOption, loadConfigFile } from '../config/config.js';
 import { ENV_PREFIX } from '../config/defaults.js';
 import { ConfigError } from '../config/errors.js';
 import { brokerOptions, daemonOptions } from '../config/options.js';
 import { parseList } from '../config/parse.js';
-import { scrub } from '../config/secrets.js';
+import { maskUrl } from '../config/broker-url.js';
+import { registerMasked, scrub } from '../config/secrets.js';
 import { startDaemon } from '../daemon.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, routeConsole, type Logger } from '../log.js';
 import { CONTROL_METHODS, INSPECT_METHODS } from '../remote/methods.js';
 import { VERSION } from '../version.js';
 import { runEvents } from './events.js';
+import { explainUnknown } from './unknown-flags.js';
 import { Reported, runControl, runInspect, type RemoteArgs } from './remote-commands.js';
 
 const NAME = 'celery-prometheus-exporter';
@@ -33,7 +35,7 @@ export async function runCli(args: string[]): Promise<void> {
       (y) =>
         y.options(daemonOnlyOptions).option('print-config', {
           type: 'boolean',
-          describe: 'Print the effective configuration as JSON (passwords masked) and exit',
+          describe: 'Print the configuration as a JSON config file for --config (passwords masked; the resolved settings under "effective") and exit',
           group: 'Options:',
         }),
       (argv) => startCommand(argv as Record<string, unknown>),
@@ -76,7 +78,8 @@ export async function runCli(args: string[]): Promise<void> {
     .fail((msg, err) => {
       if (err instanceof ConfigError) configFailure(err.message);
       if (err) configFailure(err.message);
-      configFailure(msg ?? 'invalid arguments');
+      const known = [...Object.keys(daemonOptions), 'config', 'print-config', 'help', 'version'];
+      configFailure(explainUnknown(msg ?? '', known, args) ?? msg ?? 'invalid arguments');
     });
 
   await parser.parseAsync();
@@ -124,10 +127,11 @@ async function startCommand(argv: Record<string, unknown>): Promise<void> {
     throw err;
   }
   if (argv['print-config'] === true) {
-    process.stdout.write(`${scrub(JSON.stringify(printable(cfg), null, 2))}\n`);
+    process.stdout.write(`${scrub(JSON.stringify({ ...flagValues(argv), [EFFECTIVE_KEY]: printable(cfg) }, null, 2))}\n`);
     return;
   }
   const log = createLogger(cfg.log.level, cfg.log.format);
+  routeConsole(log);
   await runDaemon(cfg, log);
 }
 
@@ -195,6 +199,28 @@ async function runDaemon(cfg: ReturnType<typeof buildConfig>, log: Logger): Prom
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * Every daemon option as a flag name with its value (from flags, environment, config file or
+ * default), so the printed document is a config file `--config` loads as it is; passwords are
+ * masked. The resolved configuration follows under EFFECTIVE_KEY, for reading (ignored on load).
+ */
+function flagValues(argv: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(daemonOptions)) {
+    const v = argv[key];
+    if (v === undefined) continue;
+    // URLs with their password masked and their user kept, as everywhere else.
+    const mask = (x: unknown) => {
+      if (typeof x !== 'string') return x;
+      const m = maskUrl(x);
+      registerMasked(m);
+      return m;
+    };
+    out[key] = Array.isArray(v) ? v.map(mask) : mask(v);
+  }
+  return out;
 }
 
 /** The config with the broker URL reduced to its masked form. */

@@ -18,7 +18,7 @@ import {
   transportOptionValue,
 } from './parse.js';
 import { parsePeriodicTasks, type PeriodicTask } from './periodic.js';
-import { registerSecret } from './secrets.js';
+import { registerMasked, registerSecret } from './secrets.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -83,6 +83,12 @@ export interface StateConfig {
 type Argv = Record<string, unknown>;
 
 /** Reads a YAML or JSON config file for yargs' .config(); keys are the flag names. */
+/** The key under which --print-config shows the resolved configuration (skipped when loaded). */
+export const EFFECTIVE_KEY = 'effective';
+
+/** The config file last loaded and its keys, so an unknown key can be blamed on the file. */
+export let loadedConfigFile: { path: string; keys: Set<string> } | undefined;
+
 export function loadConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -98,6 +104,9 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError('config', `"${path}" must hold a mapping of flag names to values`);
+  // --print-config's resolved settings: for reading, not options.
+  delete (data as Record<string, unknown>)[EFFECTIVE_KEY];
+  loadedConfigFile = { path, keys: new Set(Object.keys(data)) };
   return data as Record<string, unknown>;
 }
 
@@ -136,6 +145,7 @@ export function buildBrokerConfig(argv: Argv): BrokerConfig {
         : DEFAULT_BROKER_URL;
   const url = parseBrokerUrl(raw);
   registerSecret(url.password);
+  registerMasked(url.masked);
   applyBrokerTlsFlags(argv, url);
   const transportOptions: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(parseKeyValues('broker-transport-option', listOption(argv, 'broker-transport-option')))) {

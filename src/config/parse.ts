@@ -42,9 +42,10 @@ export function parseSeconds(flag: string, value: unknown, { allowZero = true } 
 
 export function parseInteger(flag: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = typeof value === 'number' ? value : Number(String(value).trim());
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(flag, `"${String(value)}" is not an integer between ${min} and ${max}`);
-  }
+  // yargs turns a non-numeric value of a number option into NaN: the text given is gone.
+  const got = typeof value === 'number' && Number.isNaN(value) ? '' : `, got "${String(value)}"`;
+  if (!Number.isInteger(n)) throw new ConfigError(flag, `--${flag} must be an integer${got}`, true);
+  if (n < min || n > max) throw new ConfigError(flag, `--${flag} must be between ${min} and ${max}${got}`, true);
   return n;
 }
 

@@ -130,6 +130,7 @@ export class InspectMetrics {
 /** The exporter's own remote-control counters. */
 export class ControlSelfMetrics {
   readonly enableEventsBroadcasts: Counter;
+  readonly enableEventsOnSight: Counter;
   readonly invalidReplies: Counter;
 
   constructor(reg: MetricRegistry) {
@@ -140,6 +141,14 @@ export class ControlSelfMetrics {
       }),
     );
     this.enableEventsBroadcasts.labels();
+    this.enableEventsOnSight = reg.register(
+      new Counter({
+        name: 'celery_exporter_enable_events_new_worker_requests_total',
+        help: 'enable_events requests sent to one newly seen worker (online, or back after being down), by its answer: enabled (task events were off), already_enabled, error, no_reply (asked a few times, then left to the periodic broadcast).',
+        labelNames: ['outcome'],
+      }),
+    );
+    for (const o of ['enabled', 'already_enabled', 'error', 'no_reply']) this.enableEventsOnSight.labels(o);
     this.invalidReplies = reg.register(
       new Counter({
         name: 'celery_exporter_control_replies_invalid_total',

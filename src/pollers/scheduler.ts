@@ -12,14 +12,21 @@ export class PollScheduler {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<void>>();
   private readonly controllers = new Set<AbortController>();
-  /** Pollers failing now: when they started to, and rounds failed since. */
-  private readonly failing = new Map<string, { since: number; rounds: number }>();
+  /** Pollers failing now: when they started to, rounds failed since, and whether that was logged. */
+  private readonly failing = new Map<string, { since: number; rounds: number; warned: boolean; err: string }>();
+  private readonly graceTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
+  /**
+   * `brokerDown`: the event stream's connection is down. A broker outage is then reported by that
+   * one line (and its recovery line), not once more by every poller: a poller's failure is logged
+   * only when it lasts `graceMs` while the broker is up (a problem of its own).
+   */
   constructor(
     private readonly schedules: PollerSchedule[],
     private readonly self: SelfMetrics,
     private readonly log: Logger,
+    private readonly opts: { brokerDown?: () => boolean; graceMs?: number } = {},
   ) {
     // Error counters exist at 0 from the start, so rate() and absent() alerts work before a failure.
     for (const s of schedules) self.pollErrors.labels(s.poller.name);
@@ -61,22 +68,14 @@ export class PollScheduler {
       if (was !== undefined) {
         this.failing.delete(s.poller.name);
         const seconds = Math.round((Date.now() - was.since) / 1000);
-        this.log.info({ poller: s.poller.name, failedRounds: was.rounds, seconds }, 'poll succeeded again; its series are back');
+        const detail = { poller: s.poller.name, failedRounds: was.rounds, seconds };
+        if (was.warned) this.log.info(detail, 'poll succeeded again; its series are back');
+        else this.log.debug(detail, 'poll succeeded again');
       }
     } catch (err) {
       this.self.pollDuration.labels(s.poller.name).set((performance.now() - started) / 1000);
       this.self.pollErrors.labels(s.poller.name).inc();
-      if (!this.stopped) {
-        const was = this.failing.get(s.poller.name);
-        const detail = { poller: s.poller.name, err: scrub(errorText(err)) };
-        if (was === undefined) {
-          this.failing.set(s.poller.name, { since: Date.now(), rounds: 1 });
-          this.log.warn(detail, 'poll failed; its series are withheld until it succeeds (further failures are logged at debug level)');
-        } else {
-          was.rounds++;
-          this.log.debug(detail, 'poll failed again');
-        }
-      }
+      if (!this.stopped) this.failed(s.poller.name, scrub(errorText(err)));
       try {
         s.poller.onFailure?.(err);
       } catch {
@@ -88,8 +87,36 @@ export class PollScheduler {
     }
   }
 
+  private failed(name: string, err: string): void {
+    const brokerDown = this.opts.brokerDown;
+    const was = this.failing.get(name);
+    if (was === undefined) {
+      const entry = { since: Date.now(), rounds: 1, warned: false, err };
+      this.failing.set(name, entry);
+      if (brokerDown === undefined) return this.warn(name, entry);
+      this.log.debug({ poller: name, err }, 'poll failed');
+      const t = setTimeout(() => {
+        this.graceTimers.delete(t);
+        if (!this.stopped && this.failing.get(name) === entry && !entry.warned && !brokerDown()) this.warn(name, entry);
+      }, this.opts.graceMs ?? 2000);
+      t.unref();
+      this.graceTimers.add(t);
+      return;
+    }
+    was.rounds++;
+    was.err = err;
+    if (!was.warned && brokerDown !== undefined && !brokerDown() && Date.now() - was.since >= (this.opts.graceMs ?? 2000)) return this.warn(name, was);
+    this.log.debug({ poller: name, err }, 'poll failed again');
+  }
+
+  private warn(name: string, entry: { warned: boolean; err: string }): void {
+    entry.warned = true;
+    this.log.warn({ poller: name, err: entry.err }, 'poll failed; its series are withheld until it succeeds (further failures are logged at debug level)');
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const t of this.graceTimers) clearTimeout(t);
     for (const t of this.timers) clearInterval(t);
     for (const ac of this.controllers) ac.abort(new Error('stopping'));
     await Promise.allSettled([...this.running]);

@@ -2,10 +2,9 @@ import type { Logger, RateLimitedLog } from '../log.js';
 import type { CounterChild } from '../metrics/counter.js';
 import type { Poller } from '../pollers/poller.js';
 import type { RemoteControl } from './client.js';
+import { NEWLY_ENABLED, type EnableEventsOnSight } from './enable-events-on-sight.js';
 import { isErrorReply } from './worker-replies.js';
 
-/** The reply of a worker whose task events were off until this broadcast (celery/worker/control.py). */
-const NEWLY_ENABLED = 'task events enabled';
 
 /**
  * Broadcasts `enable_events` on start and then periodically, so workers started without -E
@@ -21,6 +20,7 @@ export class EnableEventsPoller implements Poller {
     private readonly replyTimeoutMs: number,
     private readonly log: Logger,
     private readonly rateLimited: RateLimitedLog,
+    private readonly onSight?: EnableEventsOnSight,
   ) {}
 
   async poll(signal: AbortSignal): Promise<void> {
@@ -37,6 +37,7 @@ export class EnableEventsPoller implements Poller {
 
   /** The mailbox may be shared with the inspect poller; closing it twice is harmless. */
   async close(): Promise<void> {
+    this.onSight?.close();
     await this.rc.close();
   }
 }

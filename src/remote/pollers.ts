@@ -5,6 +5,7 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import type { PollerSchedule } from '../pollers/poller.js';
 import { LabelPolicy } from '../state/labels.js';
 import { RemoteControl } from './client.js';
+import { EnableEventsOnSight } from './enable-events-on-sight.js';
 import { EnableEventsPoller } from './enable-events-poller.js';
 import { InspectPoller, type InspectPollerOptions } from './inspect-poller.js';
 import type { Mailbox } from './mailbox.js';
@@ -30,11 +31,13 @@ export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailb
   if (rcfg.enableEvents) {
     log.info(
       { intervalSeconds: rcfg.enableEventsInterval },
-      'broadcasting enable_events to the workers now and periodically, so workers started without -E send task events (--no-enable-events turns this off)',
+      'broadcasting enable_events to the workers now, periodically, and to each worker when it comes online, so workers started without -E send task events (--no-enable-events turns this off)',
     );
     const broadcasts = core.controlMetrics.enableEventsBroadcasts.labels();
+    const onSight = new EnableEventsOnSight(rc, core.controlMetrics.enableEventsOnSight, log, { replyTimeoutMs });
+    core.onWorkerSeen = (node) => onSight.workerSeen(node);
     out.push({
-      poller: new EnableEventsPoller(rc, broadcasts, replyTimeoutMs, log, rateLimited),
+      poller: new EnableEventsPoller(rc, broadcasts, replyTimeoutMs, log, rateLimited, onSight),
       intervalMs: rcfg.enableEventsInterval * 1000,
       timeoutMs,
     });

@@ -90,19 +90,8 @@ export class TaskEventHandler {
         return this.finished(ev, uuid, ts, hostname, nowMs, 'succeeded');
       case 'task-failed':
         return this.finished(ev, uuid, ts, hostname, nowMs, 'failed');
-      case 'task-retried': {
-        const r = this.tracker.getOrCreate(uuid, nowMs);
-        this.metrics.countRetried(this.series(r, hostname, nowMs));
-        // The retry is a new message. Celery publishes it (and its task-sent) before task-retried,
-        // so a sent time newer than the attempt's start belongs to the retry and is kept.
-        if (!(r.sent >= r.started)) {
-          r.sent = NaN;
-          r.eta = NaN;
-        }
-        r.received = NaN;
-        r.started = NaN;
-        return;
-      }
+      case 'task-retried':
+        return this.retried(uuid, ts, hostname, nowMs);
       case 'task-rejected': {
         const r = this.tracker.getOrCreate(uuid, nowMs);
         this.metrics.countRejected(this.series(r, hostname, nowMs));
@@ -136,15 +125,38 @@ export class TaskEventHandler {
       this.hooks.onQueueSeen?.(queue);
     }
     this.reorder.sawSent(typeof ev['name'] === 'string' ? ev['name'] : undefined, nowMs);
-    r.sent = ts;
-    r.eta = parseEta(ev['eta']);
+    const attempt = retriesOf(ev, r.sentAttempt + 1);
+    const eta = parseEta(ev['eta']);
+    if (attempt > r.sentAttempt) {
+      // The previous attempt's task-started may still be on its way: keep its sent time.
+      r.prevSent = attempt === r.sentAttempt + 1 ? r.sent : NaN;
+      r.prevEta = attempt === r.sentAttempt + 1 ? r.eta : NaN;
+      r.sentAttempt = attempt;
+      r.sent = ts;
+      r.eta = eta;
+    } else if (attempt === r.sentAttempt) {
+      r.sent = ts;
+      r.eta = eta;
+    }
+    if (attempt === r.awaitSentAttempt) {
+      const due = maxKnown(ts, eta);
+      if (due === due) this.metrics.observeQueueWait(this.nq(r), Math.max(0, r.awaitSentStarted - due));
+      r.awaitSentAttempt = -1;
+    }
     if (Number.isNaN(r.firstSent)) {
       r.firstSent = ts;
-      r.firstEta = r.eta;
+      r.firstEta = eta;
     }
     this.metrics.countSent(this.series(r, hostname, nowMs));
   }
 
+  /**
+   * A retry is a new attempt of the same uuid, numbered by `retries` in its task-received. The
+   * worker's main process sends the new attempt's task-received/task-started while the pool child
+   * sends the previous attempt's task-retried, so they arrive in either order: attempts are
+   * matched by number, never by arrival order (a late task-retried used to wipe the retry's
+   * received/started: 24 of 40 queue-wait observations on Redis with 20 tasks retrying once).
+   */
   private received(ev: RawEvent, uuid: string, ts: number, hostname: string, nowMs: number): void {
     const r = this.tracker.getOrCreate(uuid, nowMs);
     if (r.name === undefined) {
@@ -154,23 +166,62 @@ export class TaskEventHandler {
         r.nq = undefined;
       }
     }
-    r.received = ts;
-    r.hostname = hostname;
-    if (Number.isNaN(r.eta)) r.eta = parseEta(ev['eta']);
+    const attempt = retriesOf(ev, r.retried);
+    if (attempt >= r.attempt) {
+      // A new attempt, or a redelivery of this one: what was started before belongs to the past.
+      if (attempt > r.attempt || r.started < ts) r.started = NaN;
+      r.attempt = attempt;
+      r.received = ts;
+      r.recvEta = parseEta(ev['eta']);
+      r.hostname = hostname;
+    }
     this.metrics.countReceived(this.series(r, hostname, nowMs));
   }
 
   private started(uuid: string, ts: number, hostname: string, nowMs: number): void {
     const r = this.tracker.getOrCreate(uuid, nowMs);
+    this.metrics.countStarted(this.series(r, hostname, nowMs));
+    // task-started names no attempt; the worker's main process sends it after the attempt's
+    // task-received, on the same clock, so an earlier one belongs to an earlier attempt.
+    if (ts < r.received) return;
     r.started = ts;
     r.hostname = hostname;
-    this.metrics.countStarted(this.series(r, hostname, nowMs));
-    const due = maxKnown(r.sent, r.eta);
-    if (due === due && ts === ts) this.metrics.observeQueueWait(this.nq(r), Math.max(0, ts - due));
-    const fetched = maxKnown(r.received, r.eta);
+    let sent = NaN;
+    let eta = r.recvEta;
+    if (r.sentAttempt === r.attempt) {
+      sent = r.sent;
+      if (eta !== eta) eta = r.eta;
+    } else if (r.sentAttempt === r.attempt + 1) {
+      sent = r.prevSent;
+      if (eta !== eta) eta = r.prevEta;
+    }
+    if (sent !== sent && eta !== eta && r.sentAttempt >= 0 && r.sentAttempt < r.attempt) {
+      // The producer sends task-sent, but this attempt's has not come yet: a retry is published
+      // by the pool child before its task-sent, and the main process may receive and start it
+      // first (on RabbitMQ 10 of 20 retries did). Its queue wait is observed when task-sent comes.
+      r.awaitSentAttempt = r.attempt;
+      r.awaitSentStarted = ts;
+    } else {
+      const due = maxKnown(sent, eta);
+      if (due === due && ts === ts) this.metrics.observeQueueWait(this.nq(r), Math.max(0, ts - due));
+    }
+    const fetched = maxKnown(r.received, eta);
     if (fetched === fetched && ts === ts) {
       const wait = ts - fetched;
       if (wait >= 0) this.metrics.observePrefetchWait(this.nq(r), wait);
+    }
+  }
+
+  private retried(uuid: string, ts: number, hostname: string, nowMs: number): void {
+    const r = this.tracker.getOrCreate(uuid, nowMs);
+    this.metrics.countRetried(this.series(r, hostname, nowMs));
+    const ended = r.retried++;
+    // The attempt it ends is still the current one (its retry not received yet): the task waits
+    // in the broker again. When the retry's task-received came first, it is left alone.
+    if (ended >= r.attempt && !(ts < r.received)) {
+      r.received = NaN;
+      r.started = NaN;
+      r.recvEta = NaN;
     }
   }
 
@@ -224,6 +275,12 @@ function maxKnown(a: number, b: number): number {
   if (a !== a) return b;
   if (b !== b) return a;
   return a > b ? a : b;
+}
+
+/** The attempt number an event carries (`retries`), or `fallback` when it has none. */
+function retriesOf(ev: RawEvent, fallback: number): number {
+  const n = ev['retries'];
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : fallback;
 }
 
 /** Celery sends eta as an ISO-8601 string (or null); parsed only when present. */

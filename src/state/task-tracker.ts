@@ -4,14 +4,28 @@ import type { HostSeries, NameQueueSeries } from '../metrics/task-metrics.js';
 export class TaskRecord {
   name: string | undefined = undefined;
   queue: string | undefined = undefined;
-  /** Last task-sent (a retry re-sends), and the first one, for end-to-end latency. */
+  /**
+   * Last task-sent (a retry re-sends) and its ETA/countdown due time, for attempt `sentAttempt`
+   * (its `retries`); `prevSent`/`prevEta` are those of the attempt before, whose task-started
+   * may still be on its way. The first task-sent is kept for end-to-end latency.
+   */
   sent = NaN;
+  eta = NaN;
+  sentAttempt = -1;
+  prevSent = NaN;
+  prevEta = NaN;
   firstSent = NaN;
+  firstEta = NaN;
+  /** The attempt (`retries` of its task-received) that `received`/`started`/`recvEta` describe. */
+  attempt = 0;
   received = NaN;
   started = NaN;
-  /** ETA/countdown due time, NaN when none. */
-  eta = NaN;
-  firstEta = NaN;
+  recvEta = NaN;
+  /** An attempt that started before its task-sent arrived, and when: its queue wait is observed when it does. */
+  awaitSentAttempt = -1;
+  awaitSentStarted = NaN;
+  /** task-retried events seen: the n-th one (from 0) ends attempt n. */
+  retried = 0;
   /** Worker that received/started it, for the active-task signals. */
   hostname: string | undefined = undefined;
   /** Local time (ms) the record was created; drives the TTL. */

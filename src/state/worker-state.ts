@@ -54,7 +54,8 @@ export interface WorkerStateHooks {
   /** Remove every series carrying this hostname label value (all families). */
   purgeHostname(hostname: string): void;
   onWorkerDown?(hostname: string, reason: 'offline' | 'timeout'): void;
-  onWorkerUp?(hostname: string): void;
+  /** `node` is the node name as the worker sent it (the hostname label may be shortened). */
+  onWorkerUp?(hostname: string, node: string): void;
 }
 
 /** Worker liveness and heartbeat gauges. */
@@ -87,7 +88,7 @@ export class WorkerState {
     if (!w.up) {
       w.up = true;
       w.upChild.set(1);
-      this.hooks.onWorkerUp?.(hostname);
+      this.hooks.onWorkerUp?.(hostname, typeof ev['hostname'] === 'string' ? ev['hostname'] : hostname);
     }
     if (ts === ts) w.lastHeartbeat.set(ts);
     // The remote `heartbeat` command's events carry no active/processed/loadavg: keep the last values.

@@ -8,6 +8,7 @@ usage: send.py [--no-sent-event] <workload> [args...]
   sleep <queue> <seconds>      one tests.sleep
   outcomes <queue>             one revoked before start, one expired, one rejected, one failure, one success
   revoke <task-id> [terminate] revoke a task (terminate: kill it if it runs)
+  retry_now <queue> <n>        n × tests.retry_now (each retries once, countdown=0)
 --no-sent-event: this producer sends no task-sent events.
   countdown <queue> <n> <s>    n × tests.add due in s seconds (held by a worker as scheduled)
 """
@@ -16,7 +17,7 @@ import sys
 import time
 import uuid
 
-from tasks import add, app, fail_key, fail_value, reject, retry_once, sleep
+from tasks import add, app, fail_key, fail_value, reject, retry_now, retry_once, sleep
 
 
 def standard(qa, qb):
@@ -78,6 +79,8 @@ def main():
     elif workload == "countdown":
         queue, n, seconds = args[0], int(args[1]), float(args[2])
         out = {"ids": [add.apply_async((i, i), queue=queue, countdown=seconds).id for i in range(n)]}
+    elif workload == "retry_now":
+        out = {"ids": [retry_now.apply_async(queue=args[0]).id for _ in range(int(args[1]))]}
     elif workload == "sleep":
         out = {"id": sleep.apply_async((float(args[1]),), queue=args[0]).id}
     elif workload == "outcomes":

@@ -51,6 +51,14 @@ def retry_once(self):
     return "ok"
 
 
+@app.task(bind=True, name="tests.retry_now", max_retries=3)
+def retry_now(self):
+    """Retries once at once: the retry's task-received/task-started race the first attempt's task-retried."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=0)
+    return "ok"
+
+
 @app.task(bind=True, name="tests.reject", acks_late=True)
 def reject(self):
     raise Reject("not today", requeue=False)

@@ -117,7 +117,7 @@ describe('RabbitMQ options', () => {
     ]);
     expect(r.stdout).not.toContain('s3cr3t-mgmt');
     expect(r.stdout).not.toContain('brokerpw');
-    const cfg = JSON.parse(r.stdout) as { amqp: { eventQueueTtl: number; management: { baseUrl: string } } };
+    const cfg = JSON.parse(r.stdout).effective as { amqp: { eventQueueTtl: number; management: { baseUrl: string } } };
     expect(cfg.amqp.eventQueueTtl).toBe(10);
     expect(cfg.amqp.management.baseUrl).toBe('http://rabbit:15672/');
   });

@@ -8,10 +8,17 @@ import { parseBuckets, transportOptionValue } from '../../src/config/parse.js';
 import { scrub, registerSecret } from '../../src/config/secrets.js';
 import { cli } from '../helpers/cli.js';
 
+/** A config file with a misspelt key (and a password that must not be printed). */
+function unknownKeyFile(): string {
+  const f = join(mkdtempSync(join(tmpdir(), 'cpe-cfg-')), 'exporter.json');
+  writeFileSync(f, JSON.stringify({ 'brokr-url': 'redis://:hunter22@h:6379/0' }));
+  return f;
+}
+
 const printConfig = async (args: string[], env: Record<string, string> = {}) => {
   const r = await cli(['--print-config', ...args], env);
   expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
+  return JSON.parse(r.stdout).effective as Record<string, Record<string, unknown>>;
 };
 
 describe('broker URLs', () => {
@@ -109,16 +116,35 @@ describe('configuration precedence: flag > env > file > default', () => {
     expect(c['broker']!['transportOptions']).toEqual({ global_keyprefix: 'pfx:', visibility_timeout: 60 });
   });
 
+  it('--print-config prints a config file that --config accepts as it is (round trip)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cpe-rt-'));
+    const args = ['--broker-url', 'redis://:hunter22@h:6379/2', '--static-label', 'team=a', '--queues', 'x,y', '--no-enable-events', '--port', '9100'];
+    const first = await cli(['--print-config', ...args]);
+    expect(first.stderr).toBe('');
+    expect(first.stdout).not.toContain('hunter22');
+    const file = join(dir, 'printed.json');
+    writeFileSync(file, first.stdout);
+    const second = await cli(['--print-config', '--config', file]);
+    expect(second.stderr).toBe('');
+    expect(second.stdout).toBe(first.stdout);
+    const doc = JSON.parse(second.stdout) as Record<string, unknown>;
+    expect(doc).toMatchObject({ 'broker-url': 'redis://:****@h:6379/2', port: 9100, 'enable-events': false, 'static-label': ['team=a'] });
+  });
+
   it('exits 2 with one line naming the flag, password never shown', async () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [['--runtime-buckets', '1,x'], {}, /invalid --runtime-buckets: "x"/],
       [['--broker-url', 'kafka://u:hunter22@k'], {}, /invalid --broker-url: unknown transport "kafka"/],
       [[], { CELERY_EXPORTER_BROKER_URL: 'redis://:hunter22@h:0x/0' }, /invalid --broker-url/],
-      [['--port', 'http'], {}, /invalid --port/],
+      [['--port', 'http'], {}, /--port must be an integer/],
       [['--log-format', 'xml'], {}, /invalid --log-format/],
       [['--config', '/nonexistent.yaml'], {}, /invalid --config: cannot read/],
       [['--static-label', 'novalue'], {}, /invalid --static-label: expected key=value/],
-      [['--no-such-flag'], {}, /Unknown argument/],
+      [['--no-such-flag'], {}, /^celery-prometheus-exporter: unknown flag --no-such-flag$/m],
+      [['--prot', '1'], {}, /^celery-prometheus-exporter: unknown flag --prot; did you mean --port\?$/m],
+      [['--port', 'abc'], {}, /^celery-prometheus-exporter: --port must be an integer$/m],
+      [['--port', '1.5'], {}, /--port must be an integer, got "1.5"/],
+      [['--config', unknownKeyFile()], {}, /unknown key "brokr-url" in the config file \/.*\.json; did you mean "broker-url"\?$/m],
     ];
     for (const [args, env, re] of cases) {
       const r = await cli(args, env);
@@ -127,5 +153,5 @@ describe('configuration precedence: flag > env > file > default', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toContain('hunter22');
     }
-  });
+  }, 60_000);
 });

@@ -4,14 +4,14 @@ import { cli } from '../helpers/cli.js';
 
 describe('queue and backlog options', () => {
   it('have defaults, environment twins, and normalise priority_steps', async () => {
-    const d = JSON.parse((await cli(['--print-config'])).stdout) as Record<string, Record<string, unknown>>;
+    const d = JSON.parse((await cli(['--print-config'])).stdout).effective as Record<string, Record<string, unknown>>;
     expect(d['queues']).toEqual({ names: [], pollInterval: 15, pollTimeout: 10, discoveryInterval: 60, forgetAfter: 3600 });
     expect(d['metrics']!['longRunningTaskThreshold']).toBe(3600);
     const r = await cli(['--print-config', '--queue-forget-after', '0', '--broker-transport-option', 'priority_steps=9,0,3'], {
       CELERY_EXPORTER_QUEUE_DISCOVERY_INTERVAL: '0',
       CELERY_EXPORTER_LONG_RUNNING_TASK_THRESHOLD: '90',
     });
-    const c = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
+    const c = JSON.parse(r.stdout).effective as Record<string, Record<string, unknown>>;
     expect(c['queues']).toMatchObject({ discoveryInterval: 0, forgetAfter: 0 });
     expect(c['metrics']!['longRunningTaskThreshold']).toBe(90);
     expect(c['broker']!['transportOptions']).toEqual({ priority_steps: [0, 3, 9] });

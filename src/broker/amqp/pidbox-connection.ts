@@ -1,8 +1,8 @@
-import { connect, type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import type { BrokerConfig } from '../../config/config.js';
 import { describeConnectError } from '../connect-errors.js';
 import { RetryGate } from '../retry-gate.js';
-import { amqpConnectOptions } from './connect.js';
+import { amqpConnectOptions, openConnection } from './connect.js';
 
 /**
  * One lazily opened connection, reopened on the next use after it was lost (after a backoff
@@ -32,8 +32,8 @@ export class AmqpConnectionHolder {
         return Promise.reject(err as Error);
       }
       // Remote-control connections are short-lived and busy only in bursts: a fixed heartbeat.
-      const { url, socket } = amqpConnectOptions(this.cfg.url, { heartbeat: 60 }, this.connectionName);
-      const p = connect(url, socket).then((c) => {
+      // openConnection translates amqplib's raw handshake text (a refused vhost), as for the events.
+      const p = openConnection(amqpConnectOptions(this.cfg.url, { heartbeat: 60 }, this.connectionName)).then((c) => {
         c.on('error', (err: Error) => this.onError?.(err));
         c.on('close', () => {
           if (this.conn === p) this.conn = undefined;

@@ -5,6 +5,7 @@ import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
 import { fanoutPrefixes, keyPrefix } from './connect.js';
+import { refusedSelect, refusedSubscribe } from './refusals.js';
 import { encodeCommand, RespError, RespReader, type Reply } from './resp.js';
 import { SentinelWatch } from './sentinel-watch.js';
 import { openRedisSocket } from './socket.js';
@@ -184,6 +185,8 @@ export class RedisEventSubscriber implements EventTransport {
     const reader = new RespReader({
       onMessage: (buf, start, end) => pipeline.onRedisMessageBuffer(buf, start, end),
       onReply: (r) => {
+        // Replies read in the same chunk after a refusal (e.g. PSUBSCRIBE after a refused SELECT) are void.
+        if (failure !== undefined) return;
         const handler = expect.shift();
         if (handler !== undefined) handler(r);
         // A pong or a late subscribe confirmation needs no handling.
@@ -249,11 +252,19 @@ export class RedisEventSubscriber implements EventTransport {
         fail(new Error(`${address} is a ${facts.role}, not the master (failover in progress?); asking the sentinels again`));
       }
     });
+    // Pub/sub ignores the database, but Celery's workers SELECT it: a DB index the server
+    // rejects means no worker can publish there, so the subscription must not report ready.
+    if (u.db !== 0) {
+      sock.write(encodeCommand(['SELECT', String(u.db)]));
+      expect.push((r) => {
+        if (r instanceof Error) fail(new Error(refusedSelect(u.db, u.username, r.message)));
+      });
+    }
     sock.write(encodeCommand(['PSUBSCRIBE', ...this.patterns]));
     let confirmed = 0;
     for (let i = 0; i < this.patterns.length; i++) {
       expect.push((r) => {
-        if (r instanceof Error) return fail(new Error(`PSUBSCRIBE failed: ${r.message}`));
+        if (r instanceof Error) return fail(new Error(refusedSubscribe(this.patterns, u.username, r.message)));
         if (++confirmed === this.patterns.length) {
           subscribedAt = Date.now();
           this.subscribed(facts, address);
