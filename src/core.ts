@@ -56,6 +56,8 @@ export class Core {
   readonly workers: WorkerState;
   readonly tasks: TaskEventHandler;
   readonly pipeline: EventPipeline;
+  /** Called on each task-sent event that names a queue (the daemon re-polls queue depths soon). */
+  onTaskSent: ((queue: string) => void) | undefined;
   private ticks = 0;
 
   constructor(
@@ -127,7 +129,10 @@ export class Core {
       },
     );
     this.tasks = new TaskEventHandler(this.tracker, this.taskMetrics, labels, {
-      onQueueSeen: (queue) => this.queues.seen(queue, 'event'),
+      onQueueSeen: (queue) => {
+        this.queues.seen(queue, 'event');
+        this.onTaskSent?.(queue);
+      },
     });
     this.pipeline = new EventPipeline(this.self, this.tasks, this.workers, new RateLimitedLog(log), now);
     this.exportFillLevels(m.maxTrackedTasks, maxWorkers, maxQueues);

@@ -51,10 +51,16 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     cfg.http.webConfigFile === undefined
       ? undefined
       : new WebConfigFile(cfg.http.webConfigFile, (err) => log.error({ file: cfg.http.webConfigFile, err: err.message }, 'web config file is invalid; keeping the previous settings'));
+  let pollers: PollScheduler | undefined;
+  const scrapeWaitMs = cfg.queues.scrapeWait * 1000;
   const server = new HttpServer(
     { ...cfg.http, webConfig },
     {
-      metrics: (write) => core.registry.renderTo(write),
+      metrics: async (write) => {
+        // Queue depth as of the scrape, not of the last interval (bounded wait; see scheduler.ts).
+        await pollers?.refresh(scrapeWaitMs);
+        await core.registry.renderTo(write);
+      },
       notReadyReason: () => (transport.ready ? undefined : 'broker not connected or not subscribed'),
       landing: { version: VERSION, broker: cfg.broker.url.masked },
     },
@@ -66,7 +72,9 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  const pollers = new PollScheduler(createPollers(cfg, core, log), core.self, log);
+  pollers = new PollScheduler(createPollers(cfg, core, log), core.self, log);
+  const scheduler = pollers;
+  if (cfg.queues.minPollInterval > 0) core.onTaskSent = () => scheduler.nudge();
   pollers.start();
 
   const timer = setInterval(() => core.tick(Date.now()), 1000);
@@ -77,7 +85,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     core,
     async stop() {
       clearInterval(timer);
-      await Promise.all([server.close(), transport.stop(), pollers.stop()]);
+      await Promise.all([server.close(), transport.stop(), scheduler.stop()]);
     },
   };
 }
@@ -85,7 +93,11 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
 /** The background pollers for this broker; each issue's collectors are added here. */
 function createPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
   const schedules: PollerSchedule[] = [];
-  const every = { intervalMs: cfg.queues.pollInterval * 1000, timeoutMs: cfg.queues.pollTimeout * 1000 };
+  const every = {
+    intervalMs: cfg.queues.pollInterval * 1000,
+    timeoutMs: cfg.queues.pollTimeout * 1000,
+    minIntervalMs: cfg.queues.minPollInterval > 0 ? cfg.queues.minPollInterval * 1000 : undefined,
+  };
   if (cfg.broker.url.transport === 'redis') {
     core.self.reconnects.labels('queues');
     const poller = new RedisQueuePoller(

@@ -13,7 +13,11 @@ import { AmqpQueuePoller } from './queue-poller.js';
  * vhost, unacked counts, broker health), else passive declares over AMQP (known queues only).
  */
 export function amqpPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
-  const timing = { intervalMs: cfg.queues.pollInterval * 1000, timeoutMs: cfg.queues.pollTimeout * 1000 };
+  const timing = {
+    intervalMs: cfg.queues.pollInterval * 1000,
+    timeoutMs: cfg.queues.pollTimeout * 1000,
+    minIntervalMs: cfg.queues.minPollInterval > 0 ? cfg.queues.minPollInterval * 1000 : undefined,
+  };
   const url = cfg.broker.url;
   const mgmt = cfg.amqp.management;
   if (mgmt !== undefined) {
