@@ -87,17 +87,26 @@ export class PollScheduler {
 
   /** A task was just published: run the on-demand pollers soon (once per minIntervalMs at most). */
   nudge(): void {
+    const at = performance.now();
     for (const s of this.schedules) {
-      if (s.minIntervalMs === undefined) continue;
-      const slot = this.slot(s);
-      if (slot.nudge !== undefined || this.stopped) continue;
-      const earliest = slot.lastStart + s.minIntervalMs - performance.now();
-      slot.nudge = setTimeout(() => {
-        slot.nudge = undefined;
-        this.launch(s, 'task_sent');
-      }, Math.max(NUDGE_DELAY_MS, earliest));
-      slot.nudge.unref();
+      if (s.minIntervalMs !== undefined) this.scheduleNudge(s, this.slot(s), at, NUDGE_DELAY_MS);
     }
+  }
+
+  /** A round for a task sent at `at`, unless one starts after it anyway. */
+  private scheduleNudge(s: PollerSchedule, slot: Slot, at: number, minDelay: number): void {
+    if (slot.nudge !== undefined || this.stopped) return;
+    // +1 ms: a timer may fire a fraction of a millisecond early by performance.now().
+    const earliest = slot.lastStart + s.minIntervalMs! - performance.now() + 1;
+    slot.nudge = setTimeout(() => {
+      slot.nudge = undefined;
+      if (slot.lastStart >= at) return; // a round started since the task was sent: it covers it
+      if (slot.current !== undefined || this.launch(s, 'task_sent') === undefined) {
+        // Still too early, or a round that began before the task is running: try again after it.
+        this.scheduleNudge(s, slot, at, 50);
+      }
+    }, Math.max(minDelay, earliest));
+    slot.nudge.unref();
   }
 
   /**
