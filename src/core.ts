@@ -60,6 +60,8 @@ export class Core {
   readonly periodicMetrics: PeriodicMetrics;
   readonly periodic: PeriodicTasks;
   readonly pipeline: EventPipeline;
+  /** Called on each task-sent event that names a queue (the daemon re-polls queue depths soon). */
+  onTaskSent: ((queue: string) => void) | undefined;
   private ticks = 0;
   /** A worker was first seen, or seen again after being down (remote control asks it for task events). */
   onWorkerSeen: ((node: string) => void) | undefined;
@@ -138,7 +140,10 @@ export class Core {
     this.periodicMetrics = new PeriodicMetrics(this.registry);
     const periodic = (this.periodic = new PeriodicTasks(this.periodicMetrics, m.periodicTasks ?? [], now()));
     this.tasks = new TaskEventHandler(this.tracker, this.taskMetrics, labels, {
-      onQueueSeen: (queue) => this.queues.seen(queue, 'event'),
+      onQueueSeen: (queue) => {
+        this.queues.seen(queue, 'event');
+        this.onTaskSent?.(queue);
+      },
       onFinished: (name, state, ts) => periodic.finished(name, state, ts),
       onRevoked: (name, ev) => periodic.revoked(name, ev),
       onRejected: (name, ev) => periodic.rejected(name, ev),

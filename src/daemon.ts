@@ -65,11 +65,15 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     cfg.http.webConfigFile === undefined
       ? undefined
       : new WebConfigFile(cfg.http.webConfigFile, (err) => log.error({ file: cfg.http.webConfigFile, err: err.message }, 'web config file is invalid; keeping the previous settings'));
+  let pollers: PollScheduler | undefined;
+  const scrapeWaitMs = cfg.queues.scrapeWait * 1000;
   const server = new HttpServer(
     { ...cfg.http, webConfig },
     {
+      // Queue depth as of the scrape, not of the last interval (bounded wait; see scheduler.ts).
       // The response ends only once the state file holds values at least as new (see continuity/persister.ts).
       metrics: async (write) => {
+        await pollers?.refresh(scrapeWaitMs);
         await core.registry.renderTo(write);
         await continuity.afterScrape();
       },
@@ -84,10 +88,12 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  const pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log, {
+  pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log, {
     // Down, or back for less than 5 s (the pollers' own clients reconnect on their own backoff).
     brokerDown: () => !transport.ready || Date.now() - readySince < 5000,
   });
+  const scheduler = pollers;
+  if (cfg.queues.minPollInterval > 0) core.onTaskSent = () => scheduler.nudge();
   pollers.start();
   continuity.start();
 
@@ -102,7 +108,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
       clearInterval(timer);
       await continuity.stopReconcile();
       // Bounded, so the final save happens within the shutdown deadline even if a stop hangs.
-      await Promise.race([Promise.all([server.close(), transport.stop(), pollers.stop()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+      await Promise.race([Promise.all([server.close(), transport.stop(), scheduler.stop()]), new Promise((r) => setTimeout(r, 3000).unref())]);
       continuity.finalSave();
     },
   };
@@ -111,7 +117,11 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
 /** The background pollers for this broker; each issue's collectors are added here. */
 function createPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
   const schedules: PollerSchedule[] = [];
-  const every = { intervalMs: cfg.queues.pollInterval * 1000, timeoutMs: cfg.queues.pollTimeout * 1000 };
+  const every = {
+    intervalMs: cfg.queues.pollInterval * 1000,
+    timeoutMs: cfg.queues.pollTimeout * 1000,
+    minIntervalMs: cfg.queues.minPollInterval > 0 ? cfg.queues.minPollInterval * 1000 : undefined,
+  };
   if (cfg.broker.url.transport === 'redis') {
     core.self.reconnects.labels('queues');
     const poller = new RedisQueuePoller(

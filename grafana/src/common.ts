@@ -19,14 +19,23 @@ export const HOSTNAME = labelVariable('hostname', 'Worker', 'celery_worker_up{jo
 
 export const taskVariables: Variable[] = [JOB, QUEUE, TASK];
 
-/** Succeeded + failed in one selector (the two differ by `exception`, so no label set collides). */
-export const completedRate = (filter: string) =>
-  rate('', `__name__=~"celery_task_succeeded_total|celery_task_failed_total", ${filter}`);
+/**
+ * Succeeded + failed per `by` group. Two sums, not one `{__name__=~"…succeeded…|…failed…"}`
+ * selector: the failed series every task series starts with (at 0, exception="") has the same
+ * labels as its succeeded series once rate() drops the name, which Prometheus rejects (as it did
+ * already with --drop-label exception). The `or` arms keep a group that has only one of the two.
+ */
+export function completedRate(filter: string, by: string[] = [], window?: string): string {
+  const b = by.length > 0 ? `by (${by.join(', ')}) ` : '';
+  const s = `sum ${b}(${rate('celery_task_succeeded_total', filter, window)})`;
+  const f = `sum ${b}(${rate('celery_task_failed_total', filter, window)})`;
+  return `(${s} + ${f} or ${s} or ${f})`;
+}
 
 /** Failed ÷ (succeeded + failed), by `by`. */
 export function failureRatio(filter: string, by: string[]): string {
   const b = by.length > 0 ? `by (${by.join(', ')}) ` : '';
-  return `sum ${b}(${rate('celery_task_failed_total', filter)}) / sum ${b}(${completedRate(filter)})`;
+  return `sum ${b}(${rate('celery_task_failed_total', filter)}) / ${completedRate(filter, by)}`;
 }
 
 /**

@@ -25,7 +25,7 @@ export const overview: Json = dashboard({
       description: 'Busy slots ÷ pool slots over all workers that report a pool size (remote control). Near 100 % tasks wait for a free slot.',
       queries: [q(fleetUtilisation(job))],
     }),
-    stat({ title: 'Throughput', unit: 'ops', w: 3, description: 'Tasks completed (succeeded + failed) per second.', queries: [q(`sum(${completedRate(f)})`)] }),
+    stat({ title: 'Throughput', unit: 'ops', w: 3, description: 'Tasks completed (succeeded + failed) per second.', queries: [q(completedRate(f))] }),
     stat({
       title: 'Success rate',
       unit: 'percentunit',
@@ -33,7 +33,7 @@ export const overview: Json = dashboard({
       min: 0,
       max: 1,
       description: 'Succeeded ÷ (succeeded + failed). Retries are neither.',
-      queries: [q(`sum(${rate('celery_task_succeeded_total', f)}) / sum(${completedRate(f)})`)],
+      queries: [q(`sum(${rate('celery_task_succeeded_total', f)}) / ${completedRate(f)}`)],
     }),
     stat({ title: 'Messages waiting', unit: 'short', w: 3, description: 'Messages in the broker queues, all priorities (celery_queue_length).', queries: [q(`sum(celery_queue_length{${f}})`)] }),
     stat({

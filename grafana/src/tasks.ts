@@ -18,7 +18,7 @@ export const tasks: Json = dashboard({
       unit: 'ops',
       min: 0,
       description: 'Tasks completed (succeeded + failed) per second.',
-      queries: [q(`sum by (name) (${completedRate(f)})`, '{{name}}')],
+      queries: [q(completedRate(f, ['name']), '{{name}}')],
     }),
     timeseries({
       title: 'Failures by task and exception',
@@ -32,7 +32,7 @@ export const tasks: Json = dashboard({
       unit: 'percentunit',
       min: 0,
       max: 1,
-      description: 'Failed ÷ (succeeded + failed) per task. Absent for tasks that did not fail.',
+      description: 'Failed ÷ (succeeded + failed) per task; 0 for tasks that did not fail.',
       queries: [q(failureRatio(f, ['name']), '{{name}}')],
     }),
     timeseries({

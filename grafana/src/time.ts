@@ -1,4 +1,4 @@
-import { taskVariables, workerUtilisation } from './common.js';
+import { completedRate, taskVariables, workerUtilisation } from './common.js';
 import { dashboard, mean, q, quantile, rate, row, sel, table, text, timeseries, type Json } from './lib.js';
 
 const f = sel('job', 'queue_name', 'name');
@@ -31,7 +31,7 @@ export const time: Json = dashboard({
       h: 9,
       description: 'One row per task and queue: completions per second, mean and p95 queue wait, mean and p95 runtime, p95 end-to-end latency, and the worker slots the task keeps busy on average (runtime seconds per second).',
       queries: [
-        { expr: `sum by (name, queue_name) (rate({__name__=~"celery_task_succeeded_total|celery_task_failed_total", ${f}}[$__range]))`, instant: true },
+        { expr: completedRate(f, ['name', 'queue_name'], '$__range'), instant: true },
         { expr: `sum by (name, queue_name) (rate(celery_task_queue_wait_seconds_sum{${f}}[$__range])) / sum by (name, queue_name) (rate(celery_task_queue_wait_seconds_count{${f}}[$__range]))`, instant: true },
         { expr: `histogram_quantile(0.95, sum by (le, name, queue_name) (rate(celery_task_queue_wait_seconds_bucket{${f}}[$__range])))`, instant: true },
         { expr: `sum by (name, queue_name) (rate(celery_task_runtime_seconds_sum{${f}}[$__range])) / sum by (name, queue_name) (rate(celery_task_runtime_seconds_count{${f}}[$__range]))`, instant: true },

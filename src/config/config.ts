@@ -54,7 +54,16 @@ export interface Config {
     /** --periodic-task declarations (always set by buildConfig). */
     periodicTasks?: PeriodicTask[];
   };
-  queues: { names: string[]; pollInterval: number; pollTimeout: number; discoveryInterval: number; forgetAfter: number };
+  queues: {
+    names: string[];
+    pollInterval: number;
+    pollTimeout: number;
+    /** Seconds; 0 = no on-demand polls. */
+    minPollInterval: number;
+    scrapeWait: number;
+    discoveryInterval: number;
+    forgetAfter: number;
+  };
   /** RabbitMQ-only settings (read with any broker, used with amqp://). */
   amqp: AmqpConfig;
   remoteControl: RemoteControlConfig;
@@ -227,6 +236,8 @@ export function buildConfig(argv: Argv): Config {
       names: parseList(listOption(argv, 'queues')),
       pollInterval: parseSeconds('queue-poll-interval', argv['queue-poll-interval'], { allowZero: false }),
       pollTimeout: parseSeconds('queue-poll-timeout', argv['queue-poll-timeout'], { allowZero: false }),
+      minPollInterval: parseSeconds('queue-min-poll-interval', argv['queue-min-poll-interval']),
+      scrapeWait: parseSeconds('queue-scrape-wait', argv['queue-scrape-wait']),
       discoveryInterval: parseSeconds('queue-discovery-interval', argv['queue-discovery-interval']),
       forgetAfter: parseSeconds('queue-forget-after', argv['queue-forget-after']),
     },

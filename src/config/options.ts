@@ -153,6 +153,19 @@ export const daemonOptions = {
     describe: 'Seconds a poll may take before it is abandoned and counted as failed',
     group: 'Queues:',
   },
+  'queue-min-poll-interval': {
+    type: 'number',
+    default: 2,
+    describe:
+      'Queue depth freshness: a scrape finding the last poll older than this, or a task-sent event, triggers a poll, but never sooner than this after the previous one (0 = only --queue-poll-interval)',
+    group: 'Queues:',
+  },
+  'queue-scrape-wait': {
+    type: 'number',
+    default: 1,
+    describe: 'Seconds a scrape waits at most for that fresh poll before it serves the previous values (counted in celery_exporter_scrape_refresh_timeouts_total)',
+    group: 'Queues:',
+  },
   'queue-discovery-interval': {
     type: 'number',
     default: 60,

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { constants as zlibConstants, createGzip } from 'node:zlib';
 import { scrub } from '../config/secrets.js';
 import type { Logger } from '../log.js';
 import { TEXT_CONTENT_TYPE } from '../metrics/registry.js';
@@ -136,9 +137,20 @@ export class HttpServer {
     if (path === this.opts.metricsPath) {
       res.statusCode = 200;
       res.setHeader('Content-Type', TEXT_CONTENT_TYPE);
+      res.setHeader('Vary', 'Accept-Encoding');
+      const gzip = acceptsGzip(req.headers['accept-encoding']);
+      if (gzip) res.setHeader('Content-Encoding', 'gzip');
       if (req.method === 'HEAD') return void res.end();
-      await this.handlers.metrics((chunk) => res.write(chunk));
-      return void res.end();
+      if (!gzip) {
+        await this.handlers.metrics((chunk) => res.write(chunk));
+        return void res.end();
+      }
+      // Compressed as it renders (zlib works off the main thread), never held whole.
+      const z = createGzip({ level: GZIP_LEVEL });
+      z.on('error', () => res.destroy());
+      z.pipe(res);
+      await this.handlers.metrics((chunk) => z.write(chunk));
+      return void z.end();
     }
     if (path === '/') {
       const page = landingPage({ ...this.handlers.landing, metricsPath: this.opts.metricsPath, prefix: this.prefix });
@@ -146,6 +158,26 @@ export class HttpServer {
     }
     return send(res, 404, TEXT, 'not found\n');
   }
+}
+
+/**
+ * Fastest zlib level: on a 20k-series exposition it gives most of the size reduction of the
+ * default level for a fraction of its CPU (see the benchmark's gzip figures).
+ */
+const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
+
+/** Whether an Accept-Encoding header accepts gzip (gzip or *, with a q-value above 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  let star: boolean | undefined;
+  for (const part of header.split(',')) {
+    const [coding = '', ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const ok = q === undefined || Number(q.slice(2)) > 0;
+    if (coding.trim() === 'gzip' || coding.trim() === 'x-gzip') return ok;
+    if (coding.trim() === '*') star = ok;
+  }
+  return star ?? false;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headOnly = false): void {

@@ -49,6 +49,9 @@ export class SelfMetrics {
   readonly evicted: Counter;
   readonly pollDuration: Gauge;
   readonly pollErrors: Counter;
+  readonly pollSuccess: Gauge;
+  readonly pollOnDemand: Counter;
+  readonly refreshTimeouts: Counter;
   readonly reconnects: Counter;
   private readonly eventChildren = new Map<string, CounterChild>();
   private readonly invalidChildren = new Map<string, CounterChild>();
@@ -130,6 +133,27 @@ export class SelfMetrics {
       new Counter({
         name: 'celery_exporter_poll_errors_total',
         help: 'Background poller rounds that failed or timed out.',
+        labelNames: ['poller'],
+      }),
+    );
+    this.pollSuccess = reg.register(
+      new Gauge({
+        name: 'celery_exporter_poll_success_timestamp_seconds',
+        help: 'Unix time at which the last successful round of each poller started: the values it wrote are at most this old.',
+        labelNames: ['poller'],
+      }),
+    );
+    this.pollOnDemand = reg.register(
+      new Counter({
+        name: 'celery_exporter_poll_on_demand_total',
+        help: 'Poller rounds run ahead of their interval to keep queue depth fresh, by trigger (scrape, task_sent).',
+        labelNames: ['poller', 'trigger'],
+      }),
+    );
+    this.refreshTimeouts = reg.register(
+      new Counter({
+        name: 'celery_exporter_scrape_refresh_timeouts_total',
+        help: 'Scrapes that waited --queue-scrape-wait for a fresh round in vain and served the previous values.',
         labelNames: ['poller'],
       }),
     );

@@ -25,6 +25,8 @@ export class HostSeries {
   retried: CounterChild | undefined;
   failed: Map<string, CounterChild> | undefined;
   compatRuntime: HistogramChild | undefined;
+  /** Set once the worker-side counters were created at 0 (see TaskMetrics.zeroWorkerSide). */
+  zeroed = false;
   /** Local time (ms) this hostname was last seen on a task event; used by the purge. */
   lastSeen = 0;
   /** Set when the purge dropped this hostname: holders must look the series up again. */
@@ -174,23 +176,35 @@ export class TaskMetrics {
   }
   countReceived(s: HostSeries): void {
     (s.received ??= this.received.labels(...s.values)).inc();
+    if (!s.zeroed) this.zeroWorkerSide(s);
   }
   countStarted(s: HostSeries): void {
     (s.started ??= this.started.labels(...s.values)).inc();
+    if (!s.zeroed) this.zeroWorkerSide(s);
   }
   countSucceeded(s: HostSeries): void {
     (s.succeeded ??= this.succeeded.labels(...s.values)).inc();
+    if (!s.zeroed) this.zeroWorkerSide(s);
   }
   countRejected(s: HostSeries): void {
     (s.rejected ??= this.rejected.labels(...s.values)).inc();
+    if (!s.zeroed) this.zeroWorkerSide(s);
   }
   countRevoked(s: HostSeries): void {
     (s.revoked ??= this.revoked.labels(...s.values)).inc();
+    if (!s.zeroed) this.zeroWorkerSide(s);
   }
   countRetried(s: HostSeries): void {
     (s.retried ??= this.retried.labels(...s.values)).inc();
+    if (!s.zeroed) this.zeroWorkerSide(s);
   }
   countFailed(s: HostSeries, exception: string): void {
+    this.failedChild(s, exception, true).inc();
+    if (!s.zeroed) this.zeroWorkerSide(s);
+  }
+
+  /** `keepRefused`: cache a series the cap refused, so the next event does not ask again. */
+  private failedChild(s: HostSeries, exception: string, keepRefused: boolean): CounterChild {
     const byExc = (s.failed ??= new Map());
     let c = byExc.get(exception);
     if (c === undefined) {
@@ -198,9 +212,32 @@ export class TaskMetrics {
       if (!this.dropHostname) values.push(s.hostname);
       if (!this.dropException) values.push(exception);
       values.push(s.queue);
-      byExc.set(exception, (c = this.failed.labels(...values)));
+      c = this.failed.labels(...values);
+      if (c.live || keepRefused) byExc.set(exception, c);
     }
-    c.inc();
+    return c;
+  }
+
+  /**
+   * The first worker-side event of a (name, hostname, queue) creates all its worker-side state
+   * counters at 0, as the Python celery-exporter does: `increase(celery_task_revoked_total[…])`
+   * then reads 0 instead of "no data", and succeeded / (succeeded + failed) per task exists for a
+   * task that never failed. Failed gets `exception=""`, which Prometheus stores as a series
+   * without the exception label: no class is invented, and `sum by (name)` keeps it. task-sent
+   * is left alone (its hostname is the producer's, which receives nothing). These series count
+   * against --max-series; one refused at the cap is left unset, to be created by its first event.
+   */
+  private zeroWorkerSide(s: HostSeries): void {
+    s.zeroed = true;
+    const v = s.values;
+    const live = (c: CounterChild) => (c.live ? c : undefined);
+    s.received ??= live(this.received.labels(...v));
+    s.started ??= live(this.started.labels(...v));
+    s.succeeded ??= live(this.succeeded.labels(...v));
+    s.rejected ??= live(this.rejected.labels(...v));
+    s.revoked ??= live(this.revoked.labels(...v));
+    s.retried ??= live(this.retried.labels(...v));
+    this.failedChild(s, '', false);
   }
 
   observeRuntime(nq: NameQueueSeries, hs: HostSeries, state: 'succeeded' | 'failed', seconds: number): void {

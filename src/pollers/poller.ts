@@ -1,8 +1,9 @@
 /**
  * A background collector that reads the broker (queue depths, remote-control inspect, broker
  * health). The one-method contract, node_exporter style: poll() does one round and writes its
- * own metric families; the scheduler times it, bounds it and counts failures. /metrics never
- * waits on a poller, it only reads what the last round left.
+ * own metric families; the scheduler times it, bounds it and counts failures. /metrics reads
+ * what the last round left; for an on-demand poller (minIntervalMs) it may first wait, briefly
+ * and boundedly, for a fresh round (see scheduler.ts).
  */
 export interface Poller {
   /** Label value of celery_exporter_poll_*{poller}; short and stable, e.g. "redis_queues". */
@@ -21,4 +22,10 @@ export interface PollerSchedule {
   poller: Poller;
   intervalMs: number;
   timeoutMs: number;
+  /**
+   * Set for pollers whose values must be fresh at scrape time (queue depths): such a poller may
+   * also be run on demand (a scrape, a task-sent event), but never sooner than this after the
+   * start of its previous round.
+   */
+  minIntervalMs?: number;
 }

@@ -8,8 +8,35 @@ import type { PollerSchedule } from './poller.js';
  * change: one warning when a poller starts failing, one line when it succeeds again; the rounds
  * failing in between are counted (celery_exporter_poll_errors_total) and logged at debug only.
  */
+/**
+ * After a task-sent event, how long an on-demand poller waits before its round: the task message
+ * is already in the queue (Celery publishes it before its task-sent), and a burst of tasks then
+ * costs one round, not one per task.
+ */
+export const NUDGE_DELAY_MS = 200;
+
+interface Slot {
+  /** The round running now, if any. */
+  current: Promise<void> | undefined;
+  /** performance.now() at the start of the last round (any trigger). */
+  lastStart: number;
+  periodic: NodeJS.Timeout | undefined;
+  nudge: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Runs each poller on its own interval, never two rounds of one poller at once. Logs by state
+ * change: one warning when a poller starts failing, one line when it succeeds again; the rounds
+ * failing in between are counted (celery_exporter_poll_errors_total) and logged at debug only.
+ *
+ * On-demand pollers (minIntervalMs set: the queue pollers) also run when a scrape finds their
+ * last round older than minIntervalMs (refresh), and shortly after a task-sent event (nudge);
+ * a round started that way restarts the interval. Every trigger shares one rule: no round
+ * starts less than minIntervalMs after the previous one started, so the broker sees at most one
+ * round per minIntervalMs whatever the number of Prometheus servers (or events) asking.
+ */
 export class PollScheduler {
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly slots = new Map<PollerSchedule, Slot>();
   private readonly running = new Set<Promise<void>>();
   private readonly controllers = new Set<AbortController>();
   /** Pollers failing now: when they started to, rounds failed since, and whether that was logged. */
@@ -29,31 +56,108 @@ export class PollScheduler {
     private readonly opts: { brokerDown?: () => boolean; graceMs?: number } = {},
   ) {
     // Error counters exist at 0 from the start, so rate() and absent() alerts work before a failure.
-    for (const s of schedules) self.pollErrors.labels(s.poller.name);
-  }
-
-  start(): void {
-    for (const s of this.schedules) {
-      let busy = false;
-      const run = () => {
-        if (busy || this.stopped) return;
-        busy = true;
-        const p = this.runOnce(s).finally(() => {
-          busy = false;
-          this.running.delete(p);
-        });
-        this.running.add(p);
-      };
-      // First round at once, so metrics exist soon after start.
-      setImmediate(run);
-      const t = setInterval(run, s.intervalMs);
-      t.unref();
-      this.timers.push(t);
+    for (const s of schedules) {
+      self.pollErrors.labels(s.poller.name);
+      if (s.minIntervalMs === undefined) continue;
+      self.refreshTimeouts.labels(s.poller.name);
+      for (const t of ['scrape', 'task_sent']) self.pollOnDemand.labels(s.poller.name, t);
     }
   }
 
+  start(): void {
+    // First round at once, so metrics exist soon after start.
+    for (const s of this.schedules) setImmediate(() => this.launch(s, 'periodic'));
+  }
+
+  /**
+   * Before a scrape: for each on-demand poller whose last round started minIntervalMs ago or
+   * more, run a round (or join the one running) and wait for it, at most `waitMs`; past that the
+   * scrape serves the previous values and the timeout is counted.
+   */
+  async refresh(waitMs: number): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const s of this.schedules) {
+      if (s.minIntervalMs === undefined) continue;
+      const round = this.launch(s, 'scrape');
+      if (round === undefined) continue;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), waitMs)));
+      waits.push(
+        Promise.race([round.then(() => 'done' as const), timeout]).then((r) => {
+          clearTimeout(timer);
+          if (r === 'timeout') this.self.refreshTimeouts.labels(s.poller.name).inc();
+        }),
+      );
+    }
+    await Promise.all(waits);
+  }
+
+  /** A task was just published: run the on-demand pollers soon (once per minIntervalMs at most). */
+  nudge(): void {
+    const at = performance.now();
+    for (const s of this.schedules) {
+      if (s.minIntervalMs !== undefined) this.scheduleNudge(s, this.slot(s), at, NUDGE_DELAY_MS);
+    }
+  }
+
+  /** A round for a task sent at `at`, unless one starts after it anyway. */
+  private scheduleNudge(s: PollerSchedule, slot: Slot, at: number, minDelay: number): void {
+    if (slot.nudge !== undefined || this.stopped) return;
+    // +1 ms: a timer may fire a fraction of a millisecond early by performance.now().
+    const earliest = slot.lastStart + s.minIntervalMs! - performance.now() + 1;
+    slot.nudge = setTimeout(() => {
+      slot.nudge = undefined;
+      if (slot.lastStart >= at) return; // a round started since the task was sent: it covers it
+      if (slot.current !== undefined || this.launch(s, 'task_sent') === undefined) {
+        // Still too early, or a round that began before the task is running: try again after it.
+        this.scheduleNudge(s, slot, at, 50);
+      }
+    }, Math.max(minDelay, earliest));
+    slot.nudge.unref();
+  }
+
+  /**
+   * Starts a round unless one is running (then returns it) or, for an on-demand trigger, the
+   * last one started less than minIntervalMs ago (then returns undefined).
+   */
+  private launch(s: PollerSchedule, trigger: 'periodic' | 'scrape' | 'task_sent'): Promise<void> | undefined {
+    if (this.stopped) return undefined;
+    const slot = this.slot(s);
+    if (slot.current !== undefined) {
+      // A round overran the interval: this periodic round is skipped, the next one kept.
+      if (trigger === 'periodic') this.schedulePeriodic(s, slot);
+      return slot.current;
+    }
+    const now = performance.now();
+    if (trigger !== 'periodic' && now - slot.lastStart < (s.minIntervalMs ?? Infinity)) return undefined;
+    if (trigger !== 'periodic') this.self.pollOnDemand.labels(s.poller.name, trigger).inc();
+    slot.lastStart = now;
+    // The next periodic round comes a full interval after this one, whatever triggered it.
+    this.schedulePeriodic(s, slot);
+    const wall = Date.now();
+    const p = this.runOnce(s, wall).finally(() => {
+      slot.current = undefined;
+      this.running.delete(p);
+    });
+    slot.current = p;
+    this.running.add(p);
+    return p;
+  }
+
+  private schedulePeriodic(s: PollerSchedule, slot: Slot): void {
+    clearTimeout(slot.periodic);
+    slot.periodic = setTimeout(() => this.launch(s, 'periodic'), s.intervalMs);
+    slot.periodic.unref();
+  }
+
+  private slot(s: PollerSchedule): Slot {
+    let slot = this.slots.get(s);
+    if (slot === undefined) this.slots.set(s, (slot = { current: undefined, lastStart: -Infinity, periodic: undefined, nudge: undefined }));
+    return slot;
+  }
+
   /** One round of one poller, with its timeout and bookkeeping (also used by tests). */
-  async runOnce(s: PollerSchedule): Promise<void> {
+  async runOnce(s: PollerSchedule, startedAtMs = Date.now()): Promise<void> {
     const ac = new AbortController();
     this.controllers.add(ac);
     const timer = setTimeout(() => ac.abort(new Error(`timed out after ${s.timeoutMs} ms`)), s.timeoutMs);
@@ -64,6 +168,7 @@ export class PollScheduler {
         new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true })),
       ]);
       this.self.pollDuration.labels(s.poller.name).set((performance.now() - started) / 1000);
+      this.self.pollSuccess.labels(s.poller.name).set(startedAtMs / 1000);
       const was = this.failing.get(s.poller.name);
       if (was !== undefined) {
         this.failing.delete(s.poller.name);
@@ -117,7 +222,10 @@ export class PollScheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.graceTimers) clearTimeout(t);
-    for (const t of this.timers) clearInterval(t);
+    for (const slot of this.slots.values()) {
+      clearTimeout(slot.periodic);
+      clearTimeout(slot.nudge);
+    }
     for (const ac of this.controllers) ac.abort(new Error('stopping'));
     await Promise.allSettled([...this.running]);
     await Promise.allSettled(this.schedules.map((s) => s.poller.close?.()));

@@ -20,6 +20,7 @@ const VOLATILE = [
   'celery_exporter_last_event_timestamp_seconds',
   'celery_exporter_event_lag_seconds',
   'celery_exporter_poll_duration_seconds',
+  'celery_exporter_poll_success_timestamp_seconds',
   'celery_broker_connected_clients',
   'celery_broker_memory_used_bytes',
   'celery_broker_uptime_seconds',
@@ -42,10 +43,10 @@ let text: string;
 describe('golden /metrics', () => {
   beforeAll(async () => {
     await flushDb(DB);
-    // One queue poll, at start (before any event named a queue), and remote-control pollers off:
-    // this file is about the event stream, and poll timings vary.
+    // One queue poll, at start (before any event named a queue; no on-demand polls), and
+    // remote-control pollers off: this file is about the event stream, and poll timings vary.
     exporter = await startExporter([
-      '--broker-url', redisUrl(DB), '--purge-offline-worker-metrics', '0', '--queue-poll-interval', '3600', '--no-inspect-metrics', '--no-enable-events',
+      '--broker-url', redisUrl(DB), '--purge-offline-worker-metrics', '0', '--queue-poll-interval', '3600', '--queue-min-poll-interval', '0', '--no-inspect-metrics', '--no-enable-events',
       // Declared periodic tasks: an exact name, a glob, a per-task tolerance and one never run.
       '--periodic-task', 'tests.add=5m', '--periodic-task', 'tests.fail_*=1h', '--periodic-task', 'tests.nightly=1d',
       '--periodic-task-tolerance', 'tests.add=2',

@@ -265,6 +265,32 @@ describe.each(Object.keys(BROKERS) as BrokerKind[])('dashboards and rules agains
     }
   });
 
+  // Every worker-side state counter of a task series exists from its first event on, at 0 until
+  // counted (as the Python celery-exporter does), so per-task queries see 0, not "no data".
+  const STATES = ['received', 'started', 'succeeded', 'failed', 'rejected', 'revoked', 'retried'];
+  const TASKS = ['tests.add', 'tests.fail_value', 'tests.fail_key', 'tests.retry_once', 'tests.reject', 'tests.sleep'];
+  it.each(STATES)('increase() of celery_task_%s_total returns data for every task name', async (state) => {
+    const data = await api<QueryData>('query', {
+      query: `sum by (name) (increase(celery_task_${state}_total{job="celery"}[${end - start}s]))`,
+      time: String(end),
+    });
+    const byName = new Map(data.result.map((r) => [r.metric['name'], Number(r.value![1])]));
+    expect([...byName.keys()].sort()).toEqual(expect.arrayContaining(TASKS));
+    // tests.sleep: one task, never revoked, rejected, retried or failed, yet every counter is there.
+    if (['failed', 'rejected', 'revoked', 'retried'].includes(state)) expect(byName.get('tests.sleep')).toBe(0);
+  });
+
+  it('computes succeeded / (succeeded + failed) per task, also for tasks that never failed', async () => {
+    const inc = (s: string) => `sum by (name) (increase(celery_task_${s}_total{job="celery"}[${end - start}s]))`;
+    const data = await api<QueryData>('query', { query: `${inc('succeeded')} / (${inc('succeeded')} + ${inc('failed')})`, time: String(end) });
+    const ratio = Object.fromEntries(data.result.map((r) => [r.metric['name']!, Number(r.value![1])]));
+    expect(ratio['tests.add']).toBe(1);
+    expect(ratio['tests.sleep']).toBe(1);
+    expect(ratio['tests.retry_once']).toBe(1);
+    expect(ratio['tests.fail_value']).toBe(0);
+    expect(ratio['tests.fail_key']).toBe(0);
+  });
+
   it('evaluates every recording and alert rule without error', async () => {
     const data = await api<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string; type: string }> }> }>('rules');
     const rules = data.groups.flatMap((g) => g.rules);

@@ -11,6 +11,7 @@ export const REDIS_DB = {
   cli: 3,
   queues: 4,
   queuesPrefix: 5,
+  queueFreshness: 6,
   remoteControl: 8,
   remoteControlLeftovers: 9,
   hardening: 10,

@@ -1,8 +1,11 @@
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
+import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
+import { freePort } from '../helpers/ports.js';
 import { parseMetrics, select, sum, value, waitFor, type Sample } from '../helpers/metrics.js';
 import { createVhost, listQueues, rabbitmqctl, type TestVhost } from '../helpers/rabbitmq.js';
 
@@ -214,18 +217,81 @@ describe('RabbitMQ queue depth through the management API', () => {
     }
   });
 
-  it('says clearly, once, that the management API is unreachable, and keeps the events going', async () => {
-    const bad = await start(['--rabbitmq-management-url', 'http://monitor:mgmt-s3cret@127.0.0.1:1']);
+  it('says clearly, once, that the management API is unreachable, keeps the known queues from passive declares, and goes back to the API when it answers', async () => {
+    const port = await freePort();
+    const bad = await start(['--rabbitmq-management-url', `http://monitor:mgmt-s3cret@127.0.0.1:${port}`, '--queues', PARKED]);
     await waitFor(() => fetch(`${bad.url}/readyz`).then((r) => r.status), (st) => st === 200, { what: 'readyz' });
-    const s = await waitFor(() => scrape(bad), (x) => sum(x, 'celery_exporter_poll_errors_total', { poller: 'rabbitmq_management' }) >= 3, {
-      what: 'failed polls',
+    const s = await waitFor(() => scrape(bad), (x) => select(x, 'celery_queue_length', { queue_name: PARKED }).length === 1, {
+      what: 'the known queue from passive declares',
     });
-    expect(select(s, 'celery_queue_length')).toHaveLength(0);
+    expect(value(s, 'celery_queue_length', { queue_name: PARKED })).toBe(7);
+    expect(value(s, 'celery_active_consumer_count', { queue_name: PARKED })).toBe(0);
+    expect(value(s, 'celery_exporter_rabbitmq_management_up')).toBe(0);
+    // Only the API has these: withheld rather than wrong.
+    expect(select(s, 'celery_queue_unacked')).toHaveLength(0);
     expect(select(s, 'celery_broker_connected_clients')).toHaveLength(0);
+    expect(sum(s, 'celery_exporter_poll_errors_total', { poller: 'rabbitmq_management' })).toBe(0);
+    // Several rounds later, still one line.
+    await new Promise((r) => setTimeout(r, 3000));
     const lines = bad.output().split('\n').filter((l) => l.includes('management API'));
-    expect(lines).toHaveLength(1); // rate-limited: one line a minute however often it fails
-    expect(lines[0]).toMatch(/management API at http:\/\/monitor:\*\*\*\*@127\.0\.0\.1:1\/ is unreachable \(ECONNREFUSED\); is the rabbitmq_management plugin enabled/);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/management API at http:\/\/monitor:\*\*\*\*@127\.0\.0\.1:\d+\/ is unreachable \(ECONNREFUSED\); is the rabbitmq_management plugin enabled/);
+    expect(lines[0]).toContain('from passive queue.declare until it does');
     expect(bad.output()).not.toContain('mgmt-s3cret');
     expect(value(s, 'celery_exporter_broker_up')).toBe(1);
+
+    // The API comes up on that port (a forwarder to the real one; guest credentials replace ours).
+    const real = new URL(mgmtUrl());
+    const auth = `Basic ${Buffer.from(`${real.username}:${real.password}`).toString('base64')}`;
+    const api = createHttpServer((req, res) => {
+      const up = httpRequest({ host: real.hostname, port: Number(real.port), path: req.url, method: req.method, headers: { ...req.headers, authorization: auth } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => api.listen(port, '127.0.0.1', resolve));
+    try {
+      const back = await waitFor(() => scrape(bad), (x) => select(x, 'celery_queue_unacked', { queue_name: PARKED }).length === 1, {
+        what: 'the API view back',
+      });
+      expect(value(back, 'celery_exporter_rabbitmq_management_up')).toBe(1);
+      expect(value(back, 'celery_queue_length', { queue_name: PARKED })).toBe(7);
+      expect(bad.output()).toMatch(/management API answers again/);
+    } finally {
+      await bad.stop();
+      exporters.splice(exporters.indexOf(bad), 1);
+      api.closeAllConnections();
+      await new Promise((r) => api.close(r));
+    }
+  });
+
+  it('takes the depth of known queues from passive declares: exact at once, while the API trails', async () => {
+    const trail = `trail-${id}`;
+    // Periodic rounds only (no on-demand polls): what this shows is the source, not the timing.
+    const e = await startExporter(['--broker-url', vhost.url, '--rabbitmq-management-url', mgmtUrl(), '--queue-poll-interval', '2', '--queue-min-poll-interval', '0', '--queues', trail]);
+    exporters.push(e);
+    // The queue exists, empty, with statistics in the API (as Celery declares it: durable).
+    const conn = await amqplib.connect(vhost.url);
+    const ch = await conn.createChannel();
+    await ch.assertQueue(trail, { durable: true });
+    await conn.close();
+    await waitFor(() => scrape(e), (x) => select(x, 'celery_queue_length', { queue_name: trail })[0]?.value === 0, { what: 'the empty queue' });
+    // Three batches: after each, the first round that started once the batch was in the queue
+    // must report it. The API's figures trail by its statistics interval (5 s): it said 0.
+    const figures: string[] = [];
+    for (let batch = 1; batch <= 3; batch++) {
+      await sendWorkload(vhost.url, ['add', trail, '7']);
+      const sentAt = Date.now() / 1000;
+      const s = await waitFor(() => scrape(e), (x) => value(x, 'celery_exporter_poll_success_timestamp_seconds', { poller: 'rabbitmq_management' }) > sentAt, {
+        what: 'a round after the batch',
+        intervalMs: 50,
+      });
+      figures.push(String(value(s, 'celery_queue_length', { queue_name: trail })));
+    }
+    console.log(`rabbitmq depth source: first round after each batch of 7 reported ${figures.join(', ')} (want 7, 14, 21)`);
+    expect(figures).toEqual(['7', '14', '21']);
+    expect(value(await scrape(e), 'celery_exporter_rabbitmq_management_up')).toBe(1);
   });
 });

@@ -1,3 +1,5 @@
+import { request } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_DB, redisUrl } from '../helpers/brokers.js';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
@@ -38,6 +40,50 @@ describe('HTTP endpoints', () => {
     expect(text).not.toContain(SECRET);
     expect((await fetch(`${exporter.url}/metrics`)).status).toBe(404);
     expect((await fetch(`${exporter.url}/custom-metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('serves /metrics gzip-compressed, streamed, when the client accepts gzip, plain otherwise', async () => {
+    /** Raw bytes and headers, undecoded (fetch would decompress behind our back). */
+    const get = (acceptEncoding?: string) =>
+      new Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
+        const headers = acceptEncoding === undefined ? {} : { 'Accept-Encoding': acceptEncoding };
+        request(`${exporter.url}/custom-metrics`, { headers }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(parts) }));
+          res.on('error', reject);
+        })
+          .on('error', reject)
+          .end();
+      });
+    /** The families and series (values vary between scrapes). */
+    const shape = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('process_') && !l.startsWith('nodejs_') && !/^# (HELP|TYPE) (process|nodejs)_/.test(l))
+        .map((l) => (l.startsWith('#') ? l : l.replace(/ [^ ]+$/, '')))
+        .join('\n');
+
+    // Series can come and go between two scrapes (a poll round): compare a pair taken back to back.
+    const [zipped, plain] = await waitFor(
+      () => Promise.all([get('gzip, deflate, br'), get()]),
+      ([z, p]) => z.headers['content-encoding'] !== 'gzip' || shape(gunzipSync(z.body).toString('utf8')) === shape(p.body.toString('utf8')),
+      { what: 'two scrapes of the same series' },
+    );
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers['vary']).toBe('Accept-Encoding');
+    expect(zipped.headers['transfer-encoding']).toBe('chunked');
+    expect(zipped.body.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    const unzipped = gunzipSync(zipped.body).toString('utf8');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers['vary']).toBe('Accept-Encoding');
+    expect(plain.body.toString('utf8')).toMatch(/^# HELP /);
+    expect(shape(unzipped)).toBe(shape(plain.body.toString('utf8')));
+    expect(unzipped).toContain('celery_exporter_build_info{');
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 3);
+    // Refused (q=0) or not offered: plain.
+    for (const h of ['gzip;q=0', 'identity', 'br']) expect((await get(h)).headers['content-encoding'], h).toBeUndefined();
+    expect((await get('*')).headers['content-encoding']).toBe('gzip');
   });
 
   it('answers /healthz always and /readyz once subscribed', async () => {

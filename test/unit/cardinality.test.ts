@@ -27,6 +27,35 @@ describe('task name policy', () => {
   });
 });
 
+const WORKER_SIDE = ['received', 'started', 'succeeded', 'failed', 'rejected', 'revoked', 'retried'];
+
+describe('worker-side state counters start at 0', () => {
+  it('creates all seven for a (name, hostname, queue) on its first worker event, none for the producer', () => {
+    const t = makeCore(testConfig({}));
+    for (const m of task('u1', 'app.t')) t.feed(m);
+    const s = t.samples();
+    for (const state of WORKER_SIDE) {
+      const series = select(s, `celery_task_${state}_total`);
+      expect(series.map((x) => x.labels['hostname']), state).toEqual(['w@h']);
+    }
+    expect(value(s, 'celery_task_succeeded_total', { name: 'app.t' })).toBe(1);
+    for (const state of ['failed', 'rejected', 'revoked', 'retried']) expect(sum(s, `celery_task_${state}_total`), state).toBe(0);
+    // No class is invented: exception="" is, to Prometheus, a series without the label.
+    expect(select(s, 'celery_task_failed_total')[0]!.labels['exception']).toBe('');
+    // task-sent's hostname is the producer's: it gets only its sent counter.
+    expect(select(s, 'celery_task_sent_total').map((x) => x.labels['hostname'])).toEqual(['gen1@api']);
+  });
+
+  it('counts the zero series against --max-series', () => {
+    const t = makeCore(testConfig({ maxSeries: 150, maxTaskNames: 0 }));
+    for (let i = 0; i < 200; i++) for (const m of task(`u${i}`, `app.t${i}`)) t.feed(m);
+    const s = t.samples();
+    const dropCounters = select(s, 'celery_exporter_series_dropped_total').length;
+    expect(value(s, 'celery_exporter_state_entries', { table: 'series' }) - dropCounters).toBeLessThanOrEqual(150);
+    expect(value(s, 'celery_exporter_series_dropped_total', { metric: 'celery_task_revoked_total' })).toBeGreaterThan(0);
+  });
+});
+
 describe('cardinality controls in the pipeline', () => {
   it('counts tasks of folded names under __other__, so sums stay right', () => {
     const t = makeCore(testConfig({ maxTaskNames: 3 }));
@@ -44,8 +73,16 @@ describe('cardinality controls in the pipeline', () => {
     for (let i = 0; i < 4; i++) for (const m of task(`u${i}`, 'app.t', `celery@pod-${i}`)) t.feed(m);
     t.feed({ type: 'task-failed', uuid: 'f', hostname: 'celery@pod-9', timestamp: T0, exception: "ValueError('x')" });
     const s = t.samples();
-    expect(select(s, 'celery_task_succeeded_total')).toEqual([{ name: 'celery_task_succeeded_total', labels: { name: 'app.t', queue_name: 'q' }, value: 4 }]);
-    expect(select(s, 'celery_task_failed_total')[0]!.labels).toEqual({ name: 'unknown', exception: 'ValueError', queue_name: 'unknown' });
+    expect(select(s, 'celery_task_succeeded_total')).toEqual([
+      { name: 'celery_task_succeeded_total', labels: { name: 'app.t', queue_name: 'q' }, value: 4 },
+      // The failed task's series starts its other state counters at 0.
+      { name: 'celery_task_succeeded_total', labels: { name: 'unknown', queue_name: 'unknown' }, value: 0 },
+    ]);
+    expect(select(s, 'celery_task_failed_total').map((x) => [x.labels, x.value])).toEqual([
+      [{ name: 'app.t', exception: '', queue_name: 'q' }, 0],
+      [{ name: 'unknown', exception: 'ValueError', queue_name: 'unknown' }, 1],
+      [{ name: 'unknown', exception: '', queue_name: 'unknown' }, 0],
+    ]);
   });
 
   it('refuses series beyond --max-series, counts them per metric, and bounds its caches', () => {

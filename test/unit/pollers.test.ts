@@ -59,6 +59,48 @@ describe('poll scheduler', () => {
   });
 });
 
+describe('on-demand rounds (fresh queue depth)', () => {
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+  it('runs at most one round per minimum interval, whatever the number of scrapes and task-sent nudges', async () => {
+    const { self, log, samples } = setup();
+    let rounds = 0;
+    const p: Poller = { name: 'q', poll: async () => void rounds++ };
+    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 300 }], self, log);
+    s.start();
+    await sleep(20);
+    expect(rounds).toBe(1); // the first round, at start
+    await Promise.all(Array.from({ length: 20 }, () => s.refresh(1000)));
+    expect(rounds).toBe(1); // within 300 ms of it: served as is
+    await sleep(300);
+    await Promise.all(Array.from({ length: 20 }, () => s.refresh(1000)));
+    expect(rounds).toBe(2); // 20 concurrent scrapes, one round
+    for (let i = 0; i < 10; i++) s.nudge();
+    await sleep(150);
+    expect(rounds).toBe(2); // not before the minimum interval
+    for (let i = 0; i < 40 && rounds < 3; i++) await sleep(50);
+    await sleep(400);
+    expect(rounds).toBe(3); // ten nudges, one round
+    await s.stop();
+    const m = samples();
+    expect(value(m, 'celery_exporter_poll_on_demand_total', { poller: 'q', trigger: 'scrape' })).toBe(1);
+    expect(value(m, 'celery_exporter_poll_on_demand_total', { poller: 'q', trigger: 'task_sent' })).toBe(1);
+  });
+
+  it('makes a scrape wait at most the bound for a slow round, and counts it', async () => {
+    const { self, log, samples } = setup();
+    const p: Poller = { name: 'slow', poll: () => sleep(400) };
+    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 10 }], self, log);
+    s.start();
+    await sleep(20);
+    const t0 = performance.now();
+    await Promise.all([s.refresh(50), s.refresh(50)]); // both join the running round
+    expect(performance.now() - t0).toBeLessThan(200);
+    expect(value(samples(), 'celery_exporter_scrape_refresh_timeouts_total', { poller: 'slow' })).toBe(2);
+    await s.stop();
+  });
+});
+
 describe('queue registry', () => {
   it('merges sources, caps the number of queues and never forgets configured ones', () => {
     const q = new QueueRegistry(['celery'], 3);

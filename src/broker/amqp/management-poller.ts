@@ -1,4 +1,5 @@
-import type { RateLimitedLog } from '../../log.js';
+import type { Logger, RateLimitedLog } from '../../log.js';
+import type { GaugeChild } from '../../metrics/gauge.js';
 import { MonotonicMirror } from '../../metrics/monotonic-mirror.js';
 import type { BrokerMetrics } from '../../metrics/broker-metrics.js';
 import type { QueueMetrics } from '../../metrics/queue-metrics.js';
@@ -6,6 +7,18 @@ import type { Poller } from '../../pollers/poller.js';
 import type { QueueRegistry } from '../../state/queue-registry.js';
 import { isInternalQueue } from './internal-queues.js';
 import { vhostPath, type ManagementClient } from './management-client.js';
+import type { AmqpQueuePoller, QueueDepth } from './queue-poller.js';
+
+/**
+ * Passive queue.declare beside the API: the exact depth and consumers of the known queues at
+ * the moment of the round, and the fallback while the API does not answer.
+ */
+export interface DeclareSource {
+  poller: AmqpQueuePoller;
+  log: Logger;
+  /** celery_exporter_rabbitmq_management_up */
+  apiUp: GaugeChild;
+}
 
 interface ApiQueue {
   name?: unknown;
@@ -36,7 +49,11 @@ const QUEUE_COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers';
  * /api/nodes, which withdraws the celery_broker_* series (logged) but keeps the queues.
  *
  * The API's figures are the broker's sampled statistics (collect_statistics_interval, 5 s by
- * default), so they trail the queues by a few seconds.
+ * default), so they trail the queues by a few seconds: a queue that just received 7 tasks read 0
+ * for 8–10 s. With a DeclareSource, the depth and consumers of every known queue come from a
+ * passive queue.declare in the same round (exact at that moment); the API keeps what only it
+ * gives: discovery, unacked counts and broker health. While the API does not answer, the
+ * declares alone report the known queues (one log line when that starts, one when it ends).
  */
 export class ManagementPoller implements Poller {
   readonly name = 'rabbitmq_management';
@@ -44,6 +61,8 @@ export class ManagementPoller implements Poller {
   /** The vhost's message counters, kept monotonic across broker restarts. */
   private readonly published = new MonotonicMirror();
   private readonly delivered = new MonotonicMirror();
+  /** The API is not answering (fallback to declares in force): since when (ms). */
+  private apiDownSince: number | undefined;
 
   constructor(
     private readonly api: ManagementClient,
@@ -54,9 +73,60 @@ export class ManagementPoller implements Poller {
     private readonly queueMetrics: QueueMetrics,
     private readonly brokerMetrics: BrokerMetrics,
     private readonly log: RateLimitedLog,
+    private readonly declares?: DeclareSource,
   ) {}
 
   async poll(signal: AbortSignal): Promise<void> {
+    if (this.declares === undefined) return this.apiRound(signal, undefined);
+    let exact: Map<string, QueueDepth> | undefined;
+    try {
+      exact = await this.declares.poller.read(signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      // The API's (lagging) figures still serve this round.
+      this.declares.poller.reset();
+      this.log.warn('rabbitmq_management:declares', { err: (err as Error).message }, 'passive queue.declare failed; queue depth from the management API this round');
+    }
+    try {
+      await this.apiRound(signal, exact);
+      this.apiAnswered();
+    } catch (err) {
+      if (signal.aborted || exact === undefined) throw err;
+      this.fallback(exact, err as Error);
+    }
+  }
+
+  private apiAnswered(): void {
+    const d = this.declares!;
+    d.apiUp.set(1);
+    if (this.apiDownSince === undefined) return;
+    const seconds = Math.round((Date.now() - this.apiDownSince) / 1000);
+    this.apiDownSince = undefined;
+    d.log.info({ api: this.api.masked, seconds }, 'RabbitMQ management API answers again; queue discovery, unacked counts and broker health are back');
+  }
+
+  /** The API is down: the known queues from the declares alone (no unacked, no discovery, no health). */
+  private fallback(exact: Map<string, QueueDepth>, err: Error): void {
+    const d = this.declares!;
+    d.apiUp.set(0);
+    if (this.apiDownSince === undefined) {
+      this.apiDownSince = Date.now();
+      d.log.warn(
+        { err: err.message, queues: exact.size },
+        'RabbitMQ management API not answering; queue depth and consumers of the known queues from passive queue.declare until it does (no unacked counts, queue discovery or broker health meanwhile)',
+      );
+    }
+    for (const [q, r] of exact) {
+      this.queueMetrics.length.labels(q).set(r.messageCount);
+      this.queueMetrics.consumers.labels(q).set(r.consumerCount);
+      this.queueMetrics.unacked.remove(q);
+    }
+    for (const q of this.reported) if (!exact.has(q)) this.queueMetrics.removeQueue(q);
+    this.reported = new Set(exact.keys());
+    this.dropHealth();
+  }
+
+  private async apiRound(signal: AbortSignal, exact: Map<string, QueueDepth> | undefined): Promise<void> {
     const vh = vhostPath(this.vhost);
     const health = this.health(signal); // in parallel with the queue listing
     health.catch(() => undefined);
@@ -74,9 +144,17 @@ export class ManagementPoller implements Poller {
       // A queue the registry refused (over its cap) is not reported either.
       if (!this.queues.has(name)) continue;
       present.add(name);
-      setIfNumber(this.queueMetrics.length, name, raw.messages_ready);
-      setIfNumber(this.queueMetrics.consumers, name, raw.consumers);
+      const e = exact?.get(name);
+      setIfNumber(this.queueMetrics.length, name, e?.messageCount ?? raw.messages_ready);
+      setIfNumber(this.queueMetrics.consumers, name, e?.consumerCount ?? raw.consumers);
       setIfNumber(this.queueMetrics.unacked, name, raw.messages_unacknowledged);
+    }
+    // Known queues the API does not list yet (its listing trails new queues too).
+    for (const [q, r] of exact ?? []) {
+      if (present.has(q)) continue;
+      present.add(q);
+      this.queueMetrics.length.labels(q).set(r.messageCount);
+      this.queueMetrics.consumers.labels(q).set(r.consumerCount);
     }
     for (const q of this.reported) if (!present.has(q)) this.queueMetrics.removeQueue(q);
     this.reported = present;
@@ -100,6 +178,11 @@ export class ManagementPoller implements Poller {
     for (const q of this.reported) this.queueMetrics.removeQueue(q);
     this.reported = new Set();
     this.dropHealth();
+    this.declares?.poller.reset();
+  }
+
+  async close(): Promise<void> {
+    await this.declares?.poller.close();
   }
 
   /** Also after a round whose health part succeeded but whose queue listing failed: no half-fresh view. */

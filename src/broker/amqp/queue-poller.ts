@@ -7,6 +7,11 @@ import { describeConnectError } from '../connect-errors.js';
 import { RetryGate } from '../retry-gate.js';
 import { closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
 
+export interface QueueDepth {
+  messageCount: number;
+  consumerCount: number;
+}
+
 /** AMQP short strings: a longer name cannot exist on the broker, so it is not asked for. */
 const MAX_QUEUE_NAME_BYTES = 255;
 
@@ -37,8 +42,19 @@ export class AmqpQueuePoller implements Poller {
   ) {}
 
   async poll(signal: AbortSignal): Promise<void> {
+    const depths = await this.read(signal);
+    for (const [queue, r] of depths) {
+      this.metrics.length.labels(queue).set(r.messageCount);
+      this.metrics.consumers.labels(queue).set(r.consumerCount);
+    }
+    for (const q of this.reported) if (!depths.has(q)) this.metrics.removeQueue(q);
+    this.reported = new Set(depths.keys());
+  }
+
+  /** Ready messages and consumers of every known queue that exists, without writing metrics. */
+  async read(signal: AbortSignal): Promise<Map<string, QueueDepth>> {
     const conn = await this.connection(signal);
-    const present = new Set<string>();
+    const depths = new Map<string, QueueDepth>();
     for (const queue of this.queues.list()) {
       signal.throwIfAborted();
       const r = await this.check(conn, queue);
@@ -47,17 +63,19 @@ export class AmqpQueuePoller implements Poller {
         continue;
       }
       this.warnedMissing.delete(queue);
-      present.add(queue);
-      this.metrics.length.labels(queue).set(r.messageCount);
-      this.metrics.consumers.labels(queue).set(r.consumerCount);
+      depths.set(queue, { messageCount: r.messageCount, consumerCount: r.consumerCount });
     }
-    for (const q of this.reported) if (!present.has(q)) this.metrics.removeQueue(q);
-    this.reported = present;
+    return depths;
   }
 
   onFailure(): void {
     for (const q of this.reported) this.metrics.removeQueue(q);
     this.reported = new Set();
+    this.reset();
+  }
+
+  /** Drops the connection, so the next round starts on a fresh one. */
+  reset(): void {
     // A timed-out round may have left a half-answered channel or a dead connection behind.
     const c = this.conn;
     this.conn = undefined;

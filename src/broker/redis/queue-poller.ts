@@ -30,6 +30,8 @@ export interface RedisQueuePollerOptions {
 }
 
 const SCAN_COUNT = 1000;
+/** How long a round waits for a reconnect under way before it fails (see ready()). */
+const RECONNECT_GRACE_MS = 1000;
 const HSCAN_COUNT = 1000;
 
 /**
@@ -203,12 +205,17 @@ export class RedisQueuePoller implements Poller {
   private async ready(signal: AbortSignal): Promise<void> {
     const c = this.client;
     if (c.status === 'ready') return;
-    if (this.everReady || (c.status !== 'wait' && c.status !== 'connecting' && c.status !== 'connect')) {
-      throw new Error(`not connected to Redis (${c.status}${this.lastError !== undefined ? `; last error: ${this.lastError}` : ''})`);
-    }
+    const notConnected = () => new Error(`not connected to Redis (${c.status}${this.lastError !== undefined ? `; last error: ${this.lastError}` : ''})`);
+    const connecting = c.status === 'connecting' || c.status === 'connect';
+    // After a lost connection, a reconnect already under way gets a moment: a round triggered by
+    // a scrape right after a server-side CLIENT KILL should not count as an outage.
+    if (this.everReady && !(connecting || c.status === 'reconnecting')) throw notConnected();
+    if (!this.everReady && !connecting && c.status !== 'wait') throw notConnected();
     if (c.status === 'wait') c.connect().catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
+      const grace = this.everReady ? setTimeout(() => done(notConnected()), RECONNECT_GRACE_MS) : undefined;
       const done = (err?: Error) => {
+        clearTimeout(grace);
         c.off('ready', onReady);
         c.off('error', onError);
         signal.removeEventListener('abort', onAbort);
@@ -216,7 +223,7 @@ export class RedisQueuePoller implements Poller {
         else resolve();
       };
       const onReady = () => done();
-      const onError = (err: Error) => done(new Error(`cannot connect to Redis: ${describeConnectError(err)}`));
+      const onError = (err: Error) => done(this.everReady ? notConnected() : new Error(`cannot connect to Redis: ${describeConnectError(err)}`));
       const onAbort = () => done(signal.reason as Error);
       c.once('ready', onReady);
       c.once('error', onError);
