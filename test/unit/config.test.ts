@@ -128,4 +128,20 @@ describe('configuration precedence: flag > env > file > default', () => {
       expect(r.stderr).not.toContain('hunter22');
     }
   });
+
+  it('names the flag of a URL with a malformed percent-escape (it printed only "URI malformed")', async () => {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--broker-url', 'redis://:hunter22%ZZ@h/0'], {}, /invalid --broker-url: malformed percent-escape in the password of "redis:\/\/:\*\*\*\*@h\/0"/],
+      [['--broker-url', 'amqp://u:hunter22@h/%E0%A4%A'], {}, /invalid --broker-url: malformed percent-escape in the path/],
+      [['--broker-url', 'redis+socket://:hunter22%E0@/run/r.sock'], {}, /invalid --broker-url: malformed percent-escape in the password/],
+      [['--broker-url', 'amqp://u:brokerpw@h//', '--rabbitmq-management-url', 'http://u:hunter22%@h:15672'], {}, /invalid --rabbitmq-management-url: malformed percent-escape/],
+    ];
+    for (const [args, env, re] of cases) {
+      const r = await cli(args, env);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toContain('hunter22');
+    }
+  });
 });
