@@ -98,10 +98,11 @@ export class HttpServer {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
+      // Within the daemon's shutdown budget: a scrape still streaming is cut rather than waited for.
       setTimeout(() => {
         this.server.closeAllConnections();
         resolve();
-      }, 1000).unref();
+      }, 500).unref();
     });
   }
 
