@@ -6,8 +6,10 @@ import { scrub } from '../config/secrets.js';
 import type { Logger } from '../log.js';
 import { TEXT_CONTENT_TYPE } from '../metrics/registry.js';
 import { BasicAuth } from './auth.js';
+import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, serverTimeouts, type ConnectionLimits } from './connections.js';
 import { RateLimiter } from './limits.js';
 import { landingPage, type LandingInfo } from './landing.js';
+import { RenderSlots } from './render-slots.js';
 import { clientCertProblem, tlsServerOptions } from './tls.js';
 import type { WebConfig, WebConfigFile } from './web-config.js';
 
@@ -18,11 +20,16 @@ export interface HttpOptions {
   /** Every route is served under this path ("" = at the root), for a reverse proxy. */
   urlPrefix?: string;
   webConfig?: WebConfigFile;
+  /** Connection cap and timeouts (defaults: DEFAULT_CONNECTION_LIMITS). */
+  limits?: ConnectionLimits;
 }
 
 export interface HttpHandlers {
-  /** Writes the exposition in chunks (streamed: no Content-Length, chunked transfer). */
-  metrics(write: (chunk: string) => void): Promise<void>;
+  /**
+   * Writes the exposition in chunks (streamed: no Content-Length, chunked transfer), awaiting
+   * what `write` returns before producing the next chunk.
+   */
+  metrics(write: (chunk: string) => Promise<void>): Promise<void>;
   /** undefined when ready, else why not. */
   notReadyReason(): string | undefined;
   landing: Omit<LandingInfo, 'metricsPath' | 'prefix'>;
@@ -45,6 +52,8 @@ export class HttpServer {
   private readonly prefix: string;
   private tlsVersion = 0;
   private readonly tlsTimer: NodeJS.Timeout | undefined;
+  private readonly renders = new RenderSlots();
+  readonly connections: ConnectionGuard;
 
   constructor(
     private readonly opts: HttpOptions,
@@ -54,14 +63,17 @@ export class HttpServer {
     this.prefix = (opts.urlPrefix ?? '').replace(/\/+$/, '');
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.route(req, res).catch((err: unknown) => {
+        if (res.destroyed) return; // the client left mid-scrape: nothing to answer, nothing wrong here
         this.log.error({ err: scrub(String(err)) }, 'HTTP handler failed');
         if (!res.headersSent) send(res, 500, TEXT, 'internal error\n');
         else res.destroy();
       });
     };
+    const limits = opts.limits ?? DEFAULT_CONNECTION_LIMITS;
+    const timeouts = serverTimeouts(limits);
     const tls = opts.webConfig?.get().tls;
     if (tls !== undefined) {
-      const https = createHttpsServer(tlsServerOptions(tls), handler);
+      const https = createHttpsServer({ ...tlsServerOptions(tls), ...timeouts }, handler);
       this.server = https;
       this.tlsVersion = opts.webConfig!.version;
       // Certificates rotate without a restart: new connections get the re-read files.
@@ -76,9 +88,11 @@ export class HttpServer {
       }, 5000);
       this.tlsTimer.unref();
     } else {
-      this.server = createHttpServer(handler);
+      this.server = createHttpServer(timeouts, handler);
     }
-    this.server.keepAliveTimeout = 65_000;
+    // A response that makes no progress for this long (a client that stopped reading) is cut.
+    this.server.timeout = limits.idleTimeoutMs;
+    this.connections = new ConnectionGuard(this.server, limits.maxConnections, limits.headersTimeoutMs);
   }
 
   get tlsEnabled(): boolean {
@@ -152,7 +166,7 @@ export class HttpServer {
       res.statusCode = 200;
       res.setHeader('Content-Type', TEXT_CONTENT_TYPE);
       if (req.method === 'HEAD') return void res.end();
-      await this.handlers.metrics((chunk) => res.write(chunk));
+      await this.renders.stream(res, (write) => this.handlers.metrics(write));
       return void res.end();
     }
     if (path === '/') {

@@ -101,7 +101,7 @@ export class MetricRegistry implements SeriesBudget {
   /** Renders every family; yields to the event loop between chunks. */
   async render(): Promise<string> {
     const parts: string[] = [];
-    await this.renderTo((chunk) => parts.push(chunk));
+    await this.renderTo((chunk) => void parts.push(chunk));
     return parts.join('');
   }
 
@@ -110,7 +110,7 @@ export class MetricRegistry implements SeriesBudget {
    * the event loop in between: ingestion never waits long, and the exposition is never held as
    * one large string (a 100k-series scrape would otherwise allocate ~10 MB at once).
    */
-  async renderTo(write: (chunk: string) => void): Promise<void> {
+  async renderTo(write: (chunk: string) => void | Promise<void>): Promise<void> {
     let out: string[] = [];
     let budget = YIELD_EVERY_LINES;
     for (const f of this.families) {
@@ -120,14 +120,16 @@ export class MetricRegistry implements SeriesBudget {
         budget -= f.renderChild(child, out);
         if (budget <= 0) {
           budget = YIELD_EVERY_LINES;
-          write(out.join(''));
+          // A writer that returns a promise paces the render (the HTTP server: backpressure and
+          // its turn among concurrent scrapes); it then also yields to the event loop.
+          const paced = write(out.join(''));
           out = [];
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await (paced ?? new Promise<void>((resolve) => setImmediate(resolve)));
         }
       }
     }
     out.push(await this.prom.metrics());
-    write(out.join(''));
+    await write(out.join(''));
   }
 
   /** Synchronous render of our own families only (tests, benchmarks). */
