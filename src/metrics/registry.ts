@@ -9,6 +9,11 @@ export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
  * (about a millisecond per chunk here), however large a single family is.
  */
 const YIELD_EVERY_LINES = 2000;
+/**
+ * Characters handed to the writer at once, whatever the line count: a client that does not read
+ * holds about one such chunk in the exporter (long label values made 2,000 lines ~2 MB).
+ */
+const FLUSH_CHARS = 64 * 1024;
 
 export interface RegistryOptions {
   staticLabels?: Record<string, string>;
@@ -113,13 +118,17 @@ export class MetricRegistry implements SeriesBudget {
   async renderTo(write: (chunk: string) => void | Promise<void>): Promise<void> {
     let out: string[] = [];
     let budget = YIELD_EVERY_LINES;
+    let chars = 0;
     for (const f of this.families) {
       f.renderHeader(out);
       // A Map iterator survives entries added or removed while we yield.
       for (const child of f.series()) {
+        const from = out.length;
         budget -= f.renderChild(child, out);
-        if (budget <= 0) {
+        for (let i = from; i < out.length; i++) chars += out[i]!.length;
+        if (budget <= 0 || chars >= FLUSH_CHARS) {
           budget = YIELD_EVERY_LINES;
+          chars = 0;
           // A writer that returns a promise paces the render (the HTTP server: backpressure and
           // its turn among concurrent scrapes); it then also yields to the event loop.
           const paced = write(out.join(''));
