@@ -31,12 +31,16 @@ async function render(level: number | undefined): Promise<{ bytes: number; cpuMs
   const t0 = performance.now();
   let bytes = 0;
   if (level === undefined) {
-    await core.registry.renderTo((chunk) => (bytes += Buffer.byteLength(chunk)));
+    await core.registry.renderTo((chunk) => {
+      bytes += Buffer.byteLength(chunk);
+    });
   } else {
     const z = createGzip({ level });
     z.on('data', (d: Buffer) => (bytes += d.length));
     const done = new Promise((r) => z.on('end', r));
-    await core.registry.renderTo((chunk) => z.write(chunk));
+    await core.registry.renderTo((chunk) => {
+      z.write(chunk);
+    });
     z.end();
     await done;
   }

@@ -12,6 +12,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { metricSum, ROOT, startDaemon, type Proc } from './exporter-process.js';
@@ -59,6 +60,8 @@ export interface Result {
    */
   render?: { lines: number; bytes: number; p50Ms: number; maxMs: number; idleP50Ms: number; idleMaxMs: number; loopLagMaxMs: number; scrapes: number };
   rssSeries?: Array<[number, number]>;
+  /** RSS before and at its peak while `clients` scrapers that never read were connected. */
+  scrapers?: { clients: number; rssBeforeMB: number; rssPeakMB: number };
   skipped?: string;
 }
 
@@ -165,16 +168,39 @@ async function runScenario(s: Scenario, BROKER: 'redis' | 'amqp'): Promise<Resul
     };
   }
   if (s.soak) base.rssSeries = rssSeries;
+  if (s.nonReadingScrapers !== undefined) base.scrapers = await nonReadingScrapers(exporter, s.nonReadingScrapers);
   await exporter.stop();
   gen.kill();
   return base;
+}
+
+/** Clients that send GET /metrics and never read the answer (issue 11): what they cost in RSS. */
+async function nonReadingScrapers(p: Proc, clients: number): Promise<NonNullable<Result['scrapers']>> {
+  const port = Number(new URL(p.url).port);
+  const before = rssBytes(p.pid);
+  const sockets = Array.from({ length: clients }, () => {
+    const s = connect(port, '127.0.0.1', () => s.write('GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n'));
+    s.pause();
+    s.on('error', () => undefined);
+    return s;
+  });
+  let peak = before;
+  // 30 s: 200 interleaved renders of ~100k series take that long to buffer everything (before the fix).
+  for (let i = 0; i < 120; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    peak = Math.max(peak, rssBytes(p.pid));
+  }
+  for (const s of sockets) s.destroy();
+  return { clients, rssBeforeMB: mb(before), rssPeakMB: mb(peak) };
 }
 
 function table(results: Result[]): string {
   const rows = results.map((r) => {
     if (r.skipped) return `| ${r.scenario} | ${r.broker} | skipped: ${r.skipped} ||||||||`;
     const pct = (a: number, b: number) => (Number.isNaN(a) ? '–' : `${((a / b) * 100).toFixed(2)} %`);
-    const extra = r.render
+    const extra = r.scrapers
+      ? `${r.scrapers.clients} clients that never read /metrics: RSS ${r.scrapers.rssBeforeMB} → ${r.scrapers.rssPeakMB} MB peak`
+      : r.render
       ? `${r.render.lines} series: render ${r.render.idleP50Ms} ms p50 / ${r.render.idleMaxMs} ms max idle, ${r.render.p50Ms} / ${r.render.maxMs} ms while ingesting; event-loop stall max ${r.render.loopLagMaxMs} ms`
       : r.rssSeries
         ? `RSS over time (s→MB): ${r.rssSeries.filter((_, i) => i % 6 === 0).map(([t, m]) => `${t}→${m}`).join(', ')}`

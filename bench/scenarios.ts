@@ -17,6 +17,8 @@ export interface Scenario {
   requiresFlag?: string;
   /** Fraction of tasks that never finish (lost workers). */
   lostRatio?: number;
+  /** After the run: this many clients request /metrics and never read; RSS is sampled for 30 s. */
+  nonReadingScrapers?: number;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -24,6 +26,15 @@ export const SCENARIOS: Scenario[] = [
   { id: 'steady-30k', title: 'steady 30k events/s, 30 s', tasks: 225_000, rate: 30_000, taskNames: 200, exporterArgs: [] },
   { id: 'burst-200k', title: 'burst of 200k events, as fast as possible', tasks: 50_000, rate: 0, taskNames: 200, exporterArgs: [] },
   { id: 'floor-20k', title: 'minimal subscriber (decode + count only), steady 20k events/s', tasks: 150_000, rate: 20_000, taskNames: 200, exporterArgs: [], floor: true },
+  {
+    id: 'scrapers-200',
+    title: '200 clients that request /metrics and never read it (20k task names uncapped: ~100k series)',
+    tasks: 50_000,
+    rate: 10_000,
+    taskNames: 20_000,
+    exporterArgs: ['--max-task-names', '0'],
+    nonReadingScrapers: 200,
+  },
   { id: 'render-20k', title: '/metrics of ~20k series, scraped every second at 10k events/s', tasks: 50_000, rate: 10_000, taskNames: 250, exporterArgs: [], render: true },
   {
     id: 'million-tasks',

@@ -17,6 +17,9 @@ import type { Mailbox } from './remote/mailbox.js';
 import { remoteControlPollers } from './remote/pollers.js';
 import { VERSION } from './version.js';
 
+/** How long a shutdown waits for goodbyes (QUIT, pidbox cleanup, open scrapes) before it lets go. */
+const STOP_BUDGET_MS = 700;
+
 export interface Daemon {
   readonly address: AddressInfo;
   readonly core: Core;
@@ -107,9 +110,20 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
       stopping = true;
       clearInterval(timer);
       await continuity.stopReconcile();
-      // Bounded, so the final save happens within the shutdown deadline even if a stop hangs.
-      await Promise.race([Promise.all([server.close(), transport.stop(), scheduler.stop()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+      const parts: Record<string, Promise<void>> = { http: server.close(), events: transport.stop(), pollers: scheduler.stop() };
+      const pending = new Set(Object.keys(parts));
+      const failures: unknown[] = [];
+      const settled = Object.entries(parts).map(([name, p]) => p.then(() => void pending.delete(name), (err: unknown) => void (pending.delete(name), failures.push(err))));
+      // A black-holed broker answers nothing, not even QUIT: waiting for it made SIGTERM run into
+      // the 5 s watchdog and exit 1. Whatever is still open after the budget is a connection the
+      // process exit closes anyway.
+      let budget: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(settled), new Promise<void>((resolve) => (budget = setTimeout(resolve, STOP_BUDGET_MS)))]);
+      clearTimeout(budget);
+      if (pending.size > 0) log.warn({ components: [...pending], budgetMs: STOP_BUDGET_MS }, 'shutdown budget spent (broker not answering?); closing what is still open unanswered');
+      // After HTTP and the event stream stopped: nothing counted after the save is lost.
       continuity.finalSave();
+      if (failures.length > 0) throw failures[0];
     },
   };
 }

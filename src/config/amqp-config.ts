@@ -1,5 +1,5 @@
 import type { Options } from 'yargs';
-import type { BrokerUrl } from './broker-url.js';
+import { decodeComponent, type BrokerUrl } from './broker-url.js';
 import { ConfigError } from './errors.js';
 import { parseInteger, parseSeconds } from './parse.js';
 import { registerSecret } from './secrets.js';
@@ -82,8 +82,10 @@ function parseManagementUrl(raw: string, broker: BrokerUrl): ManagementConfig {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new ConfigError('rabbitmq-management-url', `must be http:// or https://, got "${u.protocol}//"`);
   }
-  const username = u.username !== '' ? decodeURIComponent(u.username) : (broker.username ?? 'guest');
-  const password = u.password !== '' ? decodeURIComponent(u.password) : u.username !== '' ? '' : (broker.password ?? 'guest');
+  const masked = maskCredentials(raw);
+  const username = u.username !== '' ? decodeComponent(u.username, 'rabbitmq-management-url', 'user name', masked) : (broker.username ?? 'guest');
+  const password =
+    u.password !== '' ? decodeComponent(u.password, 'rabbitmq-management-url', 'password', masked) : u.username !== '' ? '' : (broker.password ?? 'guest');
   registerSecret(password);
   u.username = '';
   u.password = '';
@@ -91,8 +93,8 @@ function parseManagementUrl(raw: string, broker: BrokerUrl): ManagementConfig {
   u.hash = '';
   if (!u.pathname.endsWith('/')) u.pathname += '/';
   const baseUrl = u.toString();
-  const masked = baseUrl.replace(/^(https?:\/\/)/, `$1${encodeURIComponent(username)}:****@`);
-  return { baseUrl, username, password, masked };
+  const maskedBase = baseUrl.replace(/^(https?:\/\/)/, `$1${encodeURIComponent(username)}:****@`);
+  return { baseUrl, username, password, masked: maskedBase };
 }
 
 function maskCredentials(raw: string): string {

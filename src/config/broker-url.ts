@@ -84,7 +84,7 @@ export function parseBrokerUrl(raw: string, flag = 'broker-url'): BrokerUrl {
   }
   const query: Record<string, string> = {};
   for (const [k, v] of first.searchParams) query[k] = v;
-  const path = decodeURIComponent(first.pathname.replace(/^\//, ''));
+  const path = decodeComponent(first.pathname.replace(/^\//, ''), flag, 'path', masked);
   let db = 0;
   let vhost = '/';
   if (spec.transport === 'redis') {
@@ -104,8 +104,8 @@ export function parseBrokerUrl(raw: string, flag = 'broker-url'): BrokerUrl {
     tls: spec.tls || query['ssl'] === 'true' || query['ssl_cert_reqs'] !== undefined,
     host: first.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost',
     port: portOf(first, spec.port, flag, masked),
-    username: first.username !== '' ? decodeURIComponent(first.username) : undefined,
-    password: first.password !== '' ? decodeURIComponent(first.password) : undefined,
+    username: first.username !== '' ? decodeComponent(first.username, flag, 'user name', masked) : undefined,
+    password: first.password !== '' ? decodeComponent(first.password, flag, 'password', masked) : undefined,
     db,
     vhost,
     socketPath: undefined,
@@ -113,6 +113,18 @@ export function parseBrokerUrl(raw: string, flag = 'broker-url'): BrokerUrl {
     query,
     masked,
   };
+}
+
+/**
+ * decodeURIComponent that names the flag: a stray "%" (e.g. an unencoded "%" in a password)
+ * otherwise surfaces as a bare "URI malformed". The message shows the masked URL only.
+ */
+export function decodeComponent(text: string, flag: string, what: string, masked: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConfigError(flag, `malformed percent-escape in the ${what} of "${masked}" (write a literal "%" as %25)`);
+  }
 }
 
 function portOf(u: URL, fallback: number, flag: string, masked: string): number {
@@ -136,8 +148,8 @@ function parseSocketUrl(raw: string, masked: string, flag: string): BrokerUrl {
     tls: false,
     host: 'localhost',
     port: 0,
-    username: m[1] ? decodeURIComponent(m[1]) : undefined,
-    password: m[2] ? decodeURIComponent(m[2]) : undefined,
+    username: m[1] ? decodeComponent(m[1], flag, 'user name', masked) : undefined,
+    password: m[2] ? decodeComponent(m[2], flag, 'password', masked) : undefined,
     db: vh !== undefined ? Number(vh) : 0,
     vhost: '/',
     socketPath: m[3],

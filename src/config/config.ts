@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import type { ConnectionLimits } from '../http/connections.js';
 import { parseWebConfig } from '../http/web-config.js';
 import { buildAmqpConfig, type AmqpConfig } from './amqp-config.js';
 import { applyBrokerTlsFlags } from './broker-tls.js';
@@ -30,7 +31,15 @@ export interface BrokerConfig {
 /** Everything the daemon needs, validated; built once from flags, env and file, then read-only. */
 export interface Config {
   broker: BrokerConfig;
-  http: { host: string; port: number; metricsPath: string; urlPrefix: string; webConfigFile: string | undefined };
+  http: {
+    host: string;
+    port: number;
+    metricsPath: string;
+    urlPrefix: string;
+    webConfigFile: string | undefined;
+    /** Connection cap and timeouts (always set by buildConfig). */
+    limits?: ConnectionLimits;
+  };
   workers: { timeout: number | undefined; purgeAfter: number; stripHostnamePrefix: boolean };
   metrics: {
     runtimeBuckets: number[];
@@ -207,6 +216,11 @@ export function buildConfig(argv: Argv): Config {
       metricsPath,
       urlPrefix,
       webConfigFile,
+      limits: {
+        maxConnections: parseInteger('http-max-connections', argv['http-max-connections'] ?? 256, 1),
+        headersTimeoutMs: parseSeconds('http-headers-timeout', argv['http-headers-timeout'] ?? 10, { allowZero: false }) * 1000,
+        idleTimeoutMs: parseSeconds('http-idle-timeout', argv['http-idle-timeout'] ?? 60, { allowZero: false }) * 1000,
+      },
     },
     workers: {
       timeout: workerTimeout === undefined || workerTimeout === null ? undefined : parseSeconds('worker-timeout', workerTimeout),

@@ -46,6 +46,24 @@ export const daemonOptions = {
     describe: 'Prometheus exporter-toolkit web config (TLS, basic auth, headers, rate limit); re-read when it changes',
     group: 'HTTP:',
   },
+  'http-max-connections': {
+    type: 'number',
+    default: 256,
+    describe: 'Most HTTP connections open at once; past it the oldest idle connection is closed to make room',
+    group: 'HTTP:',
+  },
+  'http-headers-timeout': {
+    type: 'number',
+    default: 10,
+    describe: 'Seconds a new connection has to finish its TLS handshake and send its request headers',
+    group: 'HTTP:',
+  },
+  'http-idle-timeout': {
+    type: 'number',
+    default: 60,
+    describe: 'Seconds a keep-alive connection may wait for its next request, and a response may stall on a client that does not read',
+    group: 'HTTP:',
+  },
   'worker-timeout': {
     type: 'number',
     describe: 'Seconds without a heartbeat before a worker counts as down (default: 2 × the worker’s heartbeat freq, as Celery does; 0 = never)',

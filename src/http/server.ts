@@ -6,8 +6,11 @@ import { constants as zlibConstants, createGzip } from 'node:zlib';
 import { scrub } from '../config/secrets.js';
 import type { Logger } from '../log.js';
 import { TEXT_CONTENT_TYPE } from '../metrics/registry.js';
-import { BasicAuth, RateLimiter } from './auth.js';
+import { BasicAuth } from './auth.js';
+import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, serverTimeouts, type ConnectionLimits } from './connections.js';
+import { RateLimiter } from './limits.js';
 import { landingPage, type LandingInfo } from './landing.js';
+import { RenderSlots } from './render-slots.js';
 import { clientCertProblem, tlsServerOptions } from './tls.js';
 import type { WebConfig, WebConfigFile } from './web-config.js';
 
@@ -18,11 +21,16 @@ export interface HttpOptions {
   /** Every route is served under this path ("" = at the root), for a reverse proxy. */
   urlPrefix?: string;
   webConfig?: WebConfigFile;
+  /** Connection cap and timeouts (defaults: DEFAULT_CONNECTION_LIMITS). */
+  limits?: ConnectionLimits;
 }
 
 export interface HttpHandlers {
-  /** Writes the exposition in chunks (streamed: no Content-Length, chunked transfer). */
-  metrics(write: (chunk: string) => void): Promise<void>;
+  /**
+   * Writes the exposition in chunks (streamed: no Content-Length, chunked transfer), awaiting
+   * what `write` returns before producing the next chunk.
+   */
+  metrics(write: (chunk: string) => Promise<void>): Promise<void>;
   /** undefined when ready, else why not. */
   notReadyReason(): string | undefined;
   landing: Omit<LandingInfo, 'metricsPath' | 'prefix'>;
@@ -40,10 +48,13 @@ const NO_WEB_CONFIG: WebConfig = { tls: undefined, headers: {}, users: new Map()
 export class HttpServer {
   private readonly server: Server;
   private readonly auth = new BasicAuth();
-  private limiter: { version: number; limiter: RateLimiter } | undefined;
+  /** rate_limit buckets by authenticated user ("" without basic auth), for one web config version. */
+  private limiters: { version: number; byUser: Map<string, RateLimiter> } | undefined;
   private readonly prefix: string;
   private tlsVersion = 0;
   private readonly tlsTimer: NodeJS.Timeout | undefined;
+  private readonly renders = new RenderSlots();
+  readonly connections: ConnectionGuard;
 
   constructor(
     private readonly opts: HttpOptions,
@@ -53,14 +64,17 @@ export class HttpServer {
     this.prefix = (opts.urlPrefix ?? '').replace(/\/+$/, '');
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.route(req, res).catch((err: unknown) => {
+        if (res.destroyed) return; // the client left mid-scrape: nothing to answer, nothing wrong here
         this.log.error({ err: scrub(String(err)) }, 'HTTP handler failed');
         if (!res.headersSent) send(res, 500, TEXT, 'internal error\n');
         else res.destroy();
       });
     };
+    const limits = opts.limits ?? DEFAULT_CONNECTION_LIMITS;
+    const timeouts = serverTimeouts(limits);
     const tls = opts.webConfig?.get().tls;
     if (tls !== undefined) {
-      const https = createHttpsServer(tlsServerOptions(tls), handler);
+      const https = createHttpsServer({ ...tlsServerOptions(tls), ...timeouts }, handler);
       this.server = https;
       this.tlsVersion = opts.webConfig!.version;
       // Certificates rotate without a restart: new connections get the re-read files.
@@ -75,9 +89,11 @@ export class HttpServer {
       }, 5000);
       this.tlsTimer.unref();
     } else {
-      this.server = createHttpServer(handler);
+      this.server = createHttpServer(timeouts, handler);
     }
-    this.server.keepAliveTimeout = 65_000;
+    // A response that makes no progress for this long (a client that stopped reading) is cut.
+    this.server.timeout = limits.idleTimeoutMs;
+    this.connections = new ConnectionGuard(this.server, limits.maxConnections, limits.headersTimeoutMs);
   }
 
   get tlsEnabled(): boolean {
@@ -99,11 +115,20 @@ export class HttpServer {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
+      // Within the daemon's shutdown budget: a scrape still streaming is cut rather than waited for.
       setTimeout(() => {
         this.server.closeAllConnections();
         resolve();
-      }, 1000).unref();
+      }, 500).unref();
     });
+  }
+
+  private rateLimiter(limit: NonNullable<WebConfig['rateLimit']>, user: string): RateLimiter {
+    const version = this.opts.webConfig?.version ?? 0;
+    if (this.limiters?.version !== version) this.limiters = { version, byUser: new Map() };
+    let l = this.limiters.byUser.get(user);
+    if (l === undefined) this.limiters.byUser.set(user, (l = new RateLimiter(limit.intervalMs, limit.burst)));
+    return l;
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -125,15 +150,19 @@ export class HttpServer {
       const reason = this.handlers.notReadyReason();
       return reason === undefined ? send(res, 200, TEXT, 'ready\n') : send(res, 503, TEXT, `not ready: ${scrub(reason)}\n`);
     }
-    if (wc.rateLimit !== undefined) {
-      const version = this.opts.webConfig?.version ?? 0;
-      if (this.limiter?.version !== version) this.limiter = { version, limiter: new RateLimiter(wc.rateLimit.intervalMs, wc.rateLimit.burst) };
-      if (!this.limiter.limiter.take()) return send(res, 429, TEXT, 'too many requests\n');
+    let user = '';
+    if (wc.users.size > 0) {
+      const auth = await this.auth.check(req.headers.authorization, wc.users, req.socket.remoteAddress ?? '');
+      if (!auth.ok && auth.limited) return tooMany(res);
+      if (!auth.ok) {
+        res.setHeader('WWW-Authenticate', 'Basic realm="celery-prometheus-exporter", charset="UTF-8"');
+        return send(res, 401, TEXT, 'unauthorized\n');
+      }
+      user = auth.user;
     }
-    if (wc.users.size > 0 && !(await this.auth.check(req.headers.authorization, wc.users))) {
-      res.setHeader('WWW-Authenticate', 'Basic realm="celery-prometheus-exporter", charset="UTF-8"');
-      return send(res, 401, TEXT, 'unauthorized\n');
-    }
+    // After authentication: anonymous traffic never spends the scraper's budget (it did when the
+    // limit was global and checked first: an anonymous 20 req/s got the scraper 429 on 11 of 20).
+    if (wc.rateLimit !== undefined && !this.rateLimiter(wc.rateLimit, user).take()) return tooMany(res);
     if (path === this.opts.metricsPath) {
       res.statusCode = 200;
       res.setHeader('Content-Type', TEXT_CONTENT_TYPE);
@@ -142,15 +171,20 @@ export class HttpServer {
       if (gzip) res.setHeader('Content-Encoding', 'gzip');
       if (req.method === 'HEAD') return void res.end();
       if (!gzip) {
-        await this.handlers.metrics((chunk) => res.write(chunk));
+        await this.renders.stream(res, (write) => this.handlers.metrics(write));
         return void res.end();
       }
-      // Compressed as it renders (zlib works off the main thread), never held whole.
+      // Compressed as it renders (zlib works off the main thread), never held whole; the render
+      // waits for the gzip stream to drain, which waits for the client.
       const z = createGzip({ level: GZIP_LEVEL });
       z.on('error', () => res.destroy());
       z.pipe(res);
-      await this.handlers.metrics((chunk) => z.write(chunk));
-      return void z.end();
+      try {
+        await this.renders.stream(res, (write) => this.handlers.metrics(write), z);
+      } finally {
+        z.end();
+      }
+      return;
     }
     if (path === '/') {
       const page = landingPage({ ...this.handlers.landing, metricsPath: this.opts.metricsPath, prefix: this.prefix });
@@ -178,6 +212,11 @@ export function acceptsGzip(header: string | undefined): boolean {
     if (coding.trim() === '*') star = ok;
   }
   return star ?? false;
+}
+
+function tooMany(res: ServerResponse): void {
+  res.setHeader('Retry-After', '1');
+  send(res, 429, TEXT, 'too many requests\n');
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, headOnly = false): void {

@@ -9,6 +9,11 @@ export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
  * (about a millisecond per chunk here), however large a single family is.
  */
 const YIELD_EVERY_LINES = 2000;
+/**
+ * Characters handed to the writer at once, whatever the line count: a client that does not read
+ * holds about one such chunk in the exporter (long label values made 2,000 lines ~2 MB).
+ */
+const FLUSH_CHARS = 64 * 1024;
 
 export interface RegistryOptions {
   staticLabels?: Record<string, string>;
@@ -101,7 +106,7 @@ export class MetricRegistry implements SeriesBudget {
   /** Renders every family; yields to the event loop between chunks. */
   async render(): Promise<string> {
     const parts: string[] = [];
-    await this.renderTo((chunk) => parts.push(chunk));
+    await this.renderTo((chunk) => void parts.push(chunk));
     return parts.join('');
   }
 
@@ -110,24 +115,30 @@ export class MetricRegistry implements SeriesBudget {
    * the event loop in between: ingestion never waits long, and the exposition is never held as
    * one large string (a 100k-series scrape would otherwise allocate ~10 MB at once).
    */
-  async renderTo(write: (chunk: string) => void): Promise<void> {
+  async renderTo(write: (chunk: string) => void | Promise<void>): Promise<void> {
     let out: string[] = [];
     let budget = YIELD_EVERY_LINES;
+    let chars = 0;
     for (const f of this.families) {
       f.renderHeader(out);
       // A Map iterator survives entries added or removed while we yield.
       for (const child of f.series()) {
+        const from = out.length;
         budget -= f.renderChild(child, out);
-        if (budget <= 0) {
+        for (let i = from; i < out.length; i++) chars += out[i]!.length;
+        if (budget <= 0 || chars >= FLUSH_CHARS) {
           budget = YIELD_EVERY_LINES;
-          write(out.join(''));
+          chars = 0;
+          // A writer that returns a promise paces the render (the HTTP server: backpressure and
+          // its turn among concurrent scrapes); it then also yields to the event loop.
+          const paced = write(out.join(''));
           out = [];
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await (paced ?? new Promise<void>((resolve) => setImmediate(resolve)));
         }
       }
     }
     out.push(await this.prom.metrics());
-    write(out.join(''));
+    await write(out.join(''));
   }
 
   /** Synchronous render of our own families only (tests, benchmarks). */

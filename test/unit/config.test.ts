@@ -90,14 +90,20 @@ describe('configuration precedence: flag > env > file > default', () => {
 
   it('uses defaults', async () => {
     const c = await printConfig([]);
-    expect(c['http']).toEqual({ host: '0.0.0.0', port: 8888, metricsPath: '/metrics', urlPrefix: '' });
+    expect(c['http']).toEqual({ host: '0.0.0.0', port: 8888, metricsPath: '/metrics', urlPrefix: '', limits: { maxConnections: 256, headersTimeoutMs: 10_000, idleTimeoutMs: 60_000 } });
     expect(c['broker']!['url']).toBe('redis://localhost:6379/0');
   });
 
   it('takes the file over defaults, env over the file, flags over env', async () => {
-    expect((await printConfig(['--config', file]))['http']).toEqual({ host: '127.0.0.2', port: 7000, metricsPath: '/from-file', urlPrefix: '' });
-    const env = { CELERY_EXPORTER_PORT: '7100', CELERY_EXPORTER_METRICS_PATH: '/from-env' };
-    expect((await printConfig(['--config', file], env))['http']).toEqual({ host: '127.0.0.2', port: 7100, metricsPath: '/from-env', urlPrefix: '' });
+    expect((await printConfig(['--config', file]))['http']).toEqual({ host: '127.0.0.2', port: 7000, metricsPath: '/from-file', urlPrefix: '', limits: { maxConnections: 256, headersTimeoutMs: 10_000, idleTimeoutMs: 60_000 } });
+    const env = { CELERY_EXPORTER_PORT: '7100', CELERY_EXPORTER_METRICS_PATH: '/from-env', CELERY_EXPORTER_HTTP_MAX_CONNECTIONS: '64' };
+    expect((await printConfig(['--config', file], env))['http']).toEqual({
+      host: '127.0.0.2',
+      port: 7100,
+      metricsPath: '/from-env',
+      urlPrefix: '',
+      limits: { maxConnections: 64, headersTimeoutMs: 10_000, idleTimeoutMs: 60_000 },
+    });
     expect((await printConfig(['--config', file, '--port', '7200'], env))['http']!['port']).toBe(7200);
     expect((await printConfig(['--config', file]))['metrics']!['staticLabels']).toEqual({ team: 'data' });
   });
@@ -154,4 +160,20 @@ describe('configuration precedence: flag > env > file > default', () => {
       expect(r.stderr).not.toContain('hunter22');
     }
   }, 60_000);
+
+  it('names the flag of a URL with a malformed percent-escape (it printed only "URI malformed")', { timeout: 60_000 }, async () => {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--broker-url', 'redis://:hunter22%ZZ@h/0'], {}, /invalid --broker-url: malformed percent-escape in the password of "redis:\/\/:\*\*\*\*@h\/0"/],
+      [['--broker-url', 'amqp://u:hunter22@h/%E0%A4%A'], {}, /invalid --broker-url: malformed percent-escape in the path/],
+      [['--broker-url', 'redis+socket://:hunter22%E0@/run/r.sock'], {}, /invalid --broker-url: malformed percent-escape in the password/],
+      [['--broker-url', 'amqp://u:brokerpw@h//', '--rabbitmq-management-url', 'http://u:hunter22%@h:15672'], {}, /invalid --rabbitmq-management-url: malformed percent-escape/],
+    ];
+    for (const [args, env, re] of cases) {
+      const r = await cli(args, env);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toContain('hunter22');
+    }
+  });
 });

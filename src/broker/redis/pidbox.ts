@@ -23,6 +23,8 @@ const MAX_IDLE_BLOCKING = 8;
  * before our SREM lands after our DEL. The reply keys are deleted once more after this delay.
  */
 const LATE_REPLY_GRACE_MS = 5000;
+/** How long close() waits for the broker to acknowledge its cleanups; a healthy one takes ~1 ms. */
+const CLOSE_GRACE_MS = 300;
 
 interface Cleanup {
   member: string;
@@ -104,20 +106,29 @@ export class RedisMailbox implements Mailbox {
     if (this.closed) return;
     this.closed = true;
     this.watch?.stop();
-    await Promise.allSettled([...this.cleaning]);
     const late = [...this.lateSweeps.entries()];
     this.lateSweeps.clear();
     for (const [t] of late) clearTimeout(t);
-    if (this.cmd !== undefined) {
-      await this.retryPendingCleanups();
-      const keys = late.flatMap(([, k]) => k);
-      if (keys.length > 0) await this.cmd.del(...keys).catch(() => undefined);
-    }
     const all = [...this.open];
     if (this.cmd !== undefined) all.push(this.cmd);
+    // The goodbyes (cleanups, QUIT) are best effort: a broker that is down or black-holed answers
+    // none of them, and waiting for it made a shutdown run into the 5 s watchdog.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+    await Promise.race([this.goodbyes(late.flatMap(([, k]) => k), all), grace]);
+    clearTimeout(timer);
     this.open.clear();
     this.idle.length = 0;
     this.cmd = undefined;
+    for (const c of all) c.disconnect();
+  }
+
+  private async goodbyes(lateKeys: string[], all: Redis[]): Promise<void> {
+    await Promise.allSettled([...this.cleaning]);
+    if (this.cmd !== undefined && this.cmd.status === 'ready') {
+      await this.retryPendingCleanups();
+      if (lateKeys.length > 0) await this.cmd.del(...lateKeys).catch(() => undefined);
+    }
     await Promise.all(all.map((c) => quit(c)));
   }
 
@@ -321,7 +332,7 @@ export function unframe(raw: string): RawReply {
 
 async function quit(c: Redis): Promise<void> {
   try {
-    if (c.status === 'ready') await Promise.race([c.quit(), new Promise((r) => setTimeout(r, 1000))]);
+    if (c.status === 'ready') await Promise.race([c.quit(), new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
   } catch {
     // already closed
   }

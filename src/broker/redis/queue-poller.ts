@@ -127,7 +127,7 @@ export class RedisQueuePoller implements Poller {
     this.closing = true;
     this.watch?.stop();
     try {
-      if (this.client.status === 'ready') await Promise.race([this.client.quit(), new Promise((r) => setTimeout(r, 1000))]);
+      if (this.client.status === 'ready') await Promise.race([this.client.quit(), new Promise((r) => setTimeout(r, 300))]); // best effort: a black-holed broker never answers
     } catch {
       // already closed
     }
