@@ -25,6 +25,15 @@ export interface FamilyOptions {
 const SEP = '\u0000';
 
 /**
+ * Series are keyed by the sanitised values, the text the exposition shows: keyed by the raw
+ * ones, `a\x01` and `a\x02` would be two series with one label text, of which Prometheus keeps
+ * one sample and drops the other. Sanitising also keeps SEP (a control character) out of keys.
+ */
+function sanitiseAll(values: string[]): void {
+  for (let i = 0; i < values.length; i++) values[i] = sanitiseLabelValue(values[i]!);
+}
+
+/**
  * A metric family with its series kept in a Map keyed by the joined label values.
  * Callers on the hot path keep the returned child and write to it directly, so an event
  * costs a property increment instead of a label hash.
@@ -53,6 +62,7 @@ export abstract class Family<C extends Child> {
 
   /** Returns the series for these label values, creating it (if the budget allows). */
   labels(...values: string[]): C {
+    sanitiseAll(values);
     const key = values.length === 1 ? values[0]! : values.join(SEP);
     let child = this.children.get(key);
     if (child === undefined) {
@@ -72,10 +82,12 @@ export abstract class Family<C extends Child> {
 
   /** The series for these label values, without creating it. */
   peek(...values: string[]): C | undefined {
+    sanitiseAll(values);
     return this.children.get(values.join(SEP));
   }
 
   remove(...values: string[]): boolean {
+    sanitiseAll(values);
     const key = values.join(SEP);
     const child = this.children.get(key);
     if (child === undefined) return false;
@@ -89,6 +101,7 @@ export abstract class Family<C extends Child> {
   removeWhere(labelName: string, value: string): number {
     const idx = this.labelNames.indexOf(labelName);
     if (idx < 0) return 0;
+    value = sanitiseLabelValue(value);
     let n = 0;
     for (const [key, child] of this.children) {
       if (child.labelValues[idx] === value) {
@@ -134,7 +147,7 @@ export abstract class Family<C extends Child> {
     let s = '';
     for (let i = 0; i < values.length; i++) {
       if (i > 0) s += ',';
-      s += `${this.labelNames[i]}="${escapeLabelValue(sanitiseLabelValue(values[i]!))}"`;
+      s += `${this.labelNames[i]}="${escapeLabelValue(values[i]!)}"`;
     }
     if (this.staticLabels !== '') s = s === '' ? this.staticLabels : `${s},${this.staticLabels}`;
     return s;
