@@ -3,7 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { parseMetrics, value, waitFor } from '../helpers/metrics.js';
-import { OwnRedis } from '../helpers/redis-server.js';
+import { clientList, OwnRedis } from '../helpers/redis-server.js';
+import { logLines } from '../helpers/monotonic.js';
 
 /**
  * What anyone who can publish on the broker can send, against a real exporter process and a
@@ -65,5 +66,32 @@ describe('distinct 10 MB task names', () => {
     const names = (await e.metrics()).match(/celery_task_sent_total\{name="evil[^"]*"/g) ?? [];
     expect(names).toHaveLength(N);
     expect(names.every((n) => n.length === 'celery_task_sent_total{name="'.length + 200 + 1)).toBe(true);
+  }, 120_000);
+});
+
+describe('a message larger than the pub/sub output-buffer limit', () => {
+  it('is counted as a drop, and a CLIENT KILL still is not (was: both "closed by CLIENT KILL", not counted)', async () => {
+    const { redis, e } = await setup();
+    const pub = redis.client();
+    const dropped = async () => value(await scrape(e), 'celery_exporter_events_dropped_suspected_total');
+    const ready = () => logLines(e.output()).filter((l) => /^broker ready/.test(String(l['msg'])));
+    const subscribed = async () => (await clientList(pub, 'pubsub')).some((c) => c['name'] === 'celery-exporter:events');
+    // Three oversized publishes (33 MB > the default 32 MB hard limit), as in the attack.
+    for (let i = 1; i <= 3; i++) {
+      const n = await pub.publish('/0.celeryev/task.multi', 'x'.repeat(33 * MB));
+      expect(n).toBe(1); // Redis accepted it for our subscriber, then closed the subscriber
+      await waitFor(dropped, (d) => d === i, { timeoutMs: 20_000, what: `drop ${i} counted` });
+      await waitFor(subscribed, (s) => s, { what: 'subscribed again' });
+    }
+    const warn = logLines(e.output()).filter((l) => /^events lost: Redis dropped the event subscription/.test(String(l['msg'])));
+    expect(warn).toHaveLength(3);
+    for (const w of warn) expect(String(w['cause'])).toMatch(/larger than client-output-buffer-limit pubsub/);
+    expect(ready().slice(1).every((l) => !/CLIENT KILL/.test(String(l['msg'])))).toBe(true);
+
+    const id = (await clientList(pub, 'pubsub')).find((c) => c['name'] === 'celery-exporter:events')!['id']!;
+    await pub.call('CLIENT', 'KILL', 'ID', id);
+    await waitFor(async () => ready().length, (n) => n === 5, { what: 'back after the kill' });
+    expect(String(ready().pop()!['msg'])).toMatch(/closed by CLIENT KILL \(counted in INFO commandstats\)/);
+    expect(await dropped()).toBe(3);
   }, 120_000);
 });
