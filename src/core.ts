@@ -24,7 +24,7 @@ import { WorkerState } from './state/worker-state.js';
 import { VERSION } from './version.js';
 
 /** Defaults of the bounds a hand-built CoreConfig may leave out (buildConfig always sets them). */
-const DEFAULTS = { maxSeries: 100_000, maxWorkers: 5000, maxQueues: 1000, maxTaskNames: 1000 };
+const DEFAULTS = { maxSeries: 100_000, maxWorkers: 5000, maxQueues: 1000, maxTaskNames: 1000, maxExceptionClasses: 100 };
 
 /** The part of the configuration the core reads (no sockets, no timers). */
 export type CoreConfig = Pick<Config, 'metrics' | 'workers'> & {
@@ -80,6 +80,7 @@ export class Core {
       latencyBuckets: m.latencyBuckets,
       celeryExporterNames: m.celeryExporterNames,
       dropLabels: new Set(m.dropLabels ?? []),
+      maxExceptionClasses: m.maxExceptionClasses ?? DEFAULTS.maxExceptionClasses,
     });
     this.workerMetrics = new WorkerMetrics(this.registry);
     this.queueMetrics = new QueueMetrics(this.registry);
