@@ -25,8 +25,11 @@ import { TaskTracker } from './state/task-tracker.js';
 import { WorkerState } from './state/worker-state.js';
 import { VERSION } from './version.js';
 
+/** Longest a tick spends purging offline hosts; the rest waits for the next tick (a second later). */
+const PURGE_SLICE_MS = 20;
+
 /** Defaults of the bounds a hand-built CoreConfig may leave out (buildConfig always sets them). */
-const DEFAULTS = { maxSeries: 100_000, maxWorkers: 5000, maxQueues: 1000, maxTaskNames: 1000 };
+const DEFAULTS = { maxSeries: 100_000, maxWorkers: 5000, maxQueues: 1000, maxTaskNames: 1000, maxExceptionClasses: 100 };
 
 /** The part of the configuration the core reads (no sockets, no timers). */
 export type CoreConfig = Pick<Config, 'metrics' | 'workers'> & {
@@ -65,6 +68,9 @@ export class Core {
   private ticks = 0;
   /** A worker was first seen, or seen again after being down (remote control asks it for task events). */
   onWorkerSeen: ((node: string) => void) | undefined;
+  /** Hosts waiting to be purged, and the round in progress (see drainPurge). */
+  private readonly purgeQueue = new Set<string>();
+  private purgeRound: { hosts: number; series: number; startedAt: number; busyMs: number } | undefined;
 
   constructor(
     private readonly cfg: CoreConfig,
@@ -88,6 +94,7 @@ export class Core {
       latencyBuckets: m.latencyBuckets,
       celeryExporterNames: m.celeryExporterNames,
       dropLabels: new Set(m.dropLabels ?? []),
+      maxExceptionClasses: m.maxExceptionClasses ?? DEFAULTS.maxExceptionClasses,
     });
     this.workerMetrics = new WorkerMetrics(this.registry);
     this.queueMetrics = new QueueMetrics(this.registry);
@@ -126,7 +133,7 @@ export class Core {
         onRejected: () => this.stateMetrics.rejected.labels('workers').inc(),
       },
       {
-        purgeHostname: (h) => this.purgeHostname(h),
+        purgeHostname: (h) => this.purgeQueue.add(h),
         onWorkerUp: (hostname, node) => {
           log.info({ hostname }, 'worker online');
           this.onWorkerSeen?.(node);
@@ -178,18 +185,48 @@ export class Core {
     };
   }
 
-  /** Removes every series carrying this hostname (worker or producer). */
-  purgeHostname(hostname: string): void {
+  /** Removes every series carrying this hostname (worker or producer) now; returns how many. */
+  purgeHostname(hostname: string): number {
     const removed = this.registry.removeWhere('hostname', hostname);
     this.taskMetrics.forgetHost(hostname);
     this.workers.forget(hostname);
-    this.log.info({ hostname, series: removed }, 'purged series of a host not seen for the purge delay');
+    return removed;
+  }
+
+  /**
+   * Purges queued hosts for at most PURGE_SLICE_MS, the rest on the next tick: 100,000 stale
+   * hosts purged in one loop blocked the process for 899 s (no /healthz, SIGTERM ignored). One
+   * log line per round (when the queue is empty), not one per host.
+   */
+  private drainPurge(): void {
+    if (this.purgeQueue.size === 0) return;
+    const start = performance.now();
+    const round = (this.purgeRound ??= { hosts: 0, series: 0, startedAt: Date.now(), busyMs: 0 });
+    let n = 0;
+    for (const host of this.purgeQueue) {
+      this.purgeQueue.delete(host);
+      // A host that came back since it was queued keeps its series.
+      if (!this.workers.isUp(host)) {
+        round.series += this.purgeHostname(host);
+        round.hosts++;
+      }
+      if (++n % 64 === 0 && performance.now() - start > PURGE_SLICE_MS) break;
+    }
+    round.busyMs += performance.now() - start;
+    if (this.purgeQueue.size > 0) return;
+    this.purgeRound = undefined;
+    if (round.hosts === 0) return;
+    this.log.info(
+      { hosts: round.hosts, series: round.series, seconds: (Date.now() - round.startedAt) / 1000, busyMs: Math.round(round.busyMs) },
+      'purged the series of hosts not seen for the purge delay',
+    );
   }
 
   /** Time-driven state: worker liveness every call, TTL sweep and producer purge every 10th. Call once a second. */
   tick(nowMs: number): void {
     this.tasks.flushHeld(nowMs);
     this.workers.tick(nowMs);
+    this.drainPurge();
     if (++this.ticks % 10 !== 0) return;
     this.tracker.sweep(nowMs);
     const purgeAfter = this.cfg.workers.purgeAfter;
@@ -199,6 +236,7 @@ export class Core {
     for (const [host, lastSeen] of this.taskMetrics.hostnames()) {
       if (lastSeen < cutoff && !this.workers.isKnown(host)) stale.push(host);
     }
-    for (const host of stale) this.purgeHostname(host);
+    for (const host of stale) this.purgeQueue.add(host);
+    this.drainPurge();
   }
 }

@@ -56,7 +56,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
       else log.warn({ broker: cfg.broker.url.masked }, `broker not ready: ${scrub(reason)}`);
     },
     onReconnect: (component) => core.self.reconnects.labels(component).inc(),
-    eventLagSeconds: () => core.self.lag.value,
+    eventLagSeconds: () => core.pipeline.lagSeconds(),
     onEventsDropped: () => {
       core.stream.droppedSuspected.inc();
       continuity.onEventsLost();

@@ -17,12 +17,35 @@ type WorkerEventType = 'worker-online' | 'worker-heartbeat' | 'worker-offline';
 const MAX_BATCH = 10_000;
 
 /**
+ * Event timestamps the exporter's own metrics believe (event lag, last event, the lost-events
+ * detector): at most a year old and at most a day ahead of the exporter's clock. Celery stamps
+ * events with the sender's clock when it sends them, and neither broker keeps events long (Redis
+ * pub/sub keeps nothing, the event queues expire within seconds), so a real event is seconds old;
+ * a year still admits any backlog or skew an operator would want to see in the lag. Outside it,
+ * the timestamp is a broken clock or a forged event (1.0 set the lag to 1.8e9 s, 95617584000 to
+ * -9.4e10 s): counted in events_invalid_total{reason="timestamp"}, not used for those metrics.
+ * Task durations use differences of timestamps of one task and are unaffected.
+ */
+const PLAUSIBLE_PAST_S = 365 * 86_400;
+const PLAUSIBLE_FUTURE_S = 86_400;
+
+/**
+ * The lag the exporter reports is the median of the last LAG_WINDOW messages' lags: one event
+ * (whatever its timestamp) cannot move the gauge alerts read, a real change moves it within
+ * a handful of messages.
+ */
+const LAG_WINDOW = 15;
+
+/**
  * broker → decoder → state: the one entry point transports call with each message.
  * Never throws: anything that cannot be used is counted in celery_exporter_events_invalid_total.
  */
 export class EventPipeline {
   private readonly routes = new Map<string, Route>();
   private lastTs = NaN;
+  private readonly lags = new Float64Array(LAG_WINDOW);
+  private lagCount = 0;
+  private readonly sorted = new Float64Array(LAG_WINDOW);
 
   constructor(
     private readonly self: SelfMetrics,
@@ -35,6 +58,21 @@ export class EventPipeline {
       if (t.startsWith('task-')) this.routes.set(t, { kind: 'task', type: t as TaskEventType, counter: self.event(t) });
       else this.routes.set(t, { kind: 'worker', type: t as WorkerEventType, counter: self.event(t) });
     }
+    const lag = self.lag;
+    self.lagFamily.collect = () => {
+      const v = this.lagSeconds();
+      if (v === v) lag.set(v);
+    };
+  }
+
+  /** Median event lag over the last LAG_WINDOW messages with a plausible timestamp; NaN before any. */
+  lagSeconds(): number {
+    const n = Math.min(this.lagCount, LAG_WINDOW);
+    if (n === 0) return NaN;
+    const a = this.sorted.subarray(0, n);
+    a.set(this.lags.subarray(0, n));
+    a.sort();
+    return n % 2 === 1 ? a[(n - 1) / 2]! : (a[n / 2 - 1]! + a[n / 2]!) / 2;
   }
 
   /** A message from the Redis transport: the kombu JSON envelope. */
@@ -94,7 +132,7 @@ export class EventPipeline {
     }
     if (this.lastTs === this.lastTs) {
       this.self.lastEvent.set(nowMs / 1000);
-      this.self.lag.set(nowMs / 1000 - this.lastTs);
+      this.lags[this.lagCount++ % LAG_WINDOW] = nowMs / 1000 - this.lastTs;
       this.lastTs = NaN;
     }
   }
@@ -120,6 +158,10 @@ export class EventPipeline {
       this.workers.handle(route.type, e, ts, nowMs);
     }
     route.counter.inc();
-    if (ts === ts) this.lastTs = ts;
+    if (ts === ts) {
+      const nowS = nowMs / 1000;
+      if (ts >= nowS - PLAUSIBLE_PAST_S && ts <= nowS + PLAUSIBLE_FUTURE_S) this.lastTs = ts;
+      else this.self.countInvalid('timestamp');
+    }
   }
 }

@@ -56,6 +56,7 @@ export interface Config {
     taskNameAllow?: RegExp;
     taskNameDeny?: RegExp;
     maxTaskNames?: number;
+    maxExceptionClasses?: number;
     dropLabels?: Array<'hostname' | 'exception'>;
     maxSeries?: number;
     maxWorkers?: number;
@@ -240,6 +241,7 @@ export function buildConfig(argv: Argv): Config {
       taskNameAllow: parseRegex('task-name-allow', argv['task-name-allow']),
       taskNameDeny: parseRegex('task-name-deny', argv['task-name-deny']),
       maxTaskNames: parseInteger('max-task-names', argv['max-task-names'], 0),
+      maxExceptionClasses: parseInteger('max-exception-classes', argv['max-exception-classes'], 0),
       dropLabels: parseList(listOption(argv, 'drop-label')).map((l) => parseChoice('drop-label', l, ['hostname', 'exception'] as const)),
       maxSeries: parseInteger('max-series', argv['max-series'], 0),
       maxWorkers: parseInteger('max-workers', argv['max-workers'], 1),

@@ -254,6 +254,12 @@ export const daemonOptions = {
     describe: 'Distinct task names with their own series; later ones are counted under name="__other__" (0 = no limit)',
     group: 'Cardinality:',
   },
+  'max-exception-classes': {
+    type: 'number',
+    default: 100,
+    describe: 'Distinct exception classes with their own celery_task_failed_total series; later ones are counted under exception="__other__" (0 = no limit)',
+    group: 'Cardinality:',
+  },
   'drop-label': {
     type: 'string',
     array: true,

@@ -1,3 +1,5 @@
+import { ownCopy } from '../util/own-copy.js';
+
 /**
  * Extracts the exception class name from a task-failed event.
  *
@@ -36,9 +38,10 @@ function classFromTraceback(tb: string): string | undefined {
   return undefined;
 }
 
+/** A copy (ownCopy): the class name is kept as a label value, and a slice would pin the whole repr or traceback. */
 function lastDotted(s: string): string {
   const dot = s.lastIndexOf('.');
-  return dot >= 0 ? s.slice(dot + 1) : s;
+  return ownCopy(dot >= 0 ? s.slice(dot + 1) : s);
 }
 
 function isNameChar(c: number): boolean {

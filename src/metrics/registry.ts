@@ -15,6 +15,9 @@ const YIELD_EVERY_LINES = 2000;
  */
 const FLUSH_CHARS = 64 * 1024;
 
+/** The largest share of --max-series one family may hold (see admit). */
+const MAX_FAMILY_SHARE = 0.5;
+
 export interface RegistryOptions {
   staticLabels?: Record<string, string>;
   /** 0 = unlimited. */
@@ -78,7 +81,14 @@ export class MetricRegistry implements SeriesBudget {
 
   admit(family: Family<Child>): boolean {
     // The exporter's own metrics are bounded by design and must keep reporting at the cap.
-    if (this.maxSeries > 0 && this.seriesCount >= this.maxSeries && !family.name.startsWith('celery_exporter_')) {
+    // Headroom: one family may hold at most half the budget, so a flood of one label (forged
+    // exception classes, hostnames of task-failed events) cannot starve the series of a new
+    // legitimate task, queue or worker in the other families.
+    if (
+      this.maxSeries > 0 &&
+      (this.seriesCount >= this.maxSeries || family.size >= this.maxSeries * MAX_FAMILY_SHARE) &&
+      !family.name.startsWith('celery_exporter_')
+    ) {
       this.onSeriesDropped?.(family.name);
       return false;
     }

@@ -13,6 +13,7 @@ export const INVALID_REASONS = [
   'unknown_type', // an event type that is neither task-* nor worker-* we know
   'missing_field', // a task event without uuid, or a worker event without hostname
   'bad_value', // a field with a type or value that cannot be used (e.g. a string timestamp)
+  'timestamp', // an event timestamp over a year old or over a day ahead: the event counts, its time is ignored
 ] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
@@ -45,6 +46,8 @@ export class SelfMetrics {
   readonly invalid: Counter;
   readonly lastEvent: GaugeChild;
   readonly lag: GaugeChild;
+  /** The lag gauge's family: its value is set when /metrics renders (the pipeline's median). */
+  readonly lagFamily: Gauge;
   readonly trackedTasks: Gauge;
   readonly evicted: Counter;
   readonly pollDuration: Gauge;
@@ -99,14 +102,13 @@ export class SelfMetrics {
         }),
       )
       .labels();
-    this.lag = reg
-      .register(
-        new Gauge({
-          name: 'celery_exporter_event_lag_seconds',
-          help: 'Exporter clock minus the timestamp of the last event processed (includes clock skew between hosts).',
-        }),
-      )
-      .labels();
+    this.lagFamily = reg.register(
+      new Gauge({
+        name: 'celery_exporter_event_lag_seconds',
+        help: 'Exporter clock minus the event timestamp, median over the last 15 messages (includes clock skew between hosts; implausible timestamps are left out).',
+      }),
+    );
+    this.lag = this.lagFamily.labels();
     this.trackedTasks = reg.register(
       new Gauge({
         name: 'celery_exporter_tracked_tasks',

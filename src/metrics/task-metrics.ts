@@ -10,7 +10,14 @@ export interface TaskMetricsOptions {
   celeryExporterNames: boolean;
   /** Labels left out of the task metrics (--drop-label): hostname, exception. */
   dropLabels?: ReadonlySet<'hostname' | 'exception'>;
+  /** Exception classes with their own series; later ones fold into __other__ (0 = no limit). */
+  maxExceptionClasses?: number;
 }
+
+/** The exception label value of classes beyond --max-exception-classes (as task names fold). */
+export const OTHER_EXCEPTION = '__other__';
+/** Folded classes remembered (so a folded class is not judged again); beyond it, it is judged again (it folds). */
+const MAX_FOLDED_EXCEPTIONS = 10_000;
 
 const HOST_LABELS = ['name', 'hostname', 'queue_name'] as const;
 
@@ -76,6 +83,9 @@ export class TaskMetrics {
   private readonly nqCache = new Map<string, Map<string, NameQueueSeries>>();
   private readonly dropHostname: boolean;
   private readonly dropException: boolean;
+  private readonly maxExceptions: number;
+  private readonly exceptions = new Set<string>();
+  private readonly foldedExceptions = new Set<string>();
 
   constructor(
     private readonly reg: MetricRegistry,
@@ -83,6 +93,7 @@ export class TaskMetrics {
   ) {
     this.dropHostname = opts.dropLabels?.has('hostname') ?? false;
     this.dropException = opts.dropLabels?.has('exception') ?? false;
+    this.maxExceptions = opts.maxExceptionClasses ?? 0;
     const keep = (names: readonly string[]) =>
       names.filter((n) => !(n === 'hostname' && this.dropHostname) && !(n === 'exception' && this.dropException));
     const counter = (event: string, help: string, labelNames: readonly string[] = HOST_LABELS) =>
@@ -198,7 +209,25 @@ export class TaskMetrics {
     (s.retried ??= this.retried.labels(...s.values)).inc();
     if (!s.zeroed) this.zeroWorkerSide(s);
   }
-  countFailed(s: HostSeries, exception: string): void {
+  /**
+   * The exception label value: the first --max-exception-classes classes keep their own, later
+   * ones fold into __other__. Anyone who can publish a task-failed event picks the class name:
+   * 100k forged classes took the whole --max-series budget, and a new legitimate task then got
+   * no series at all.
+   */
+  exceptionLabel(exception: string): string {
+    if (this.maxExceptions === 0 || this.exceptions.has(exception)) return exception;
+    if (this.foldedExceptions.has(exception)) return OTHER_EXCEPTION;
+    if (this.exceptions.size < this.maxExceptions && exception !== OTHER_EXCEPTION) {
+      this.exceptions.add(exception);
+      return exception;
+    }
+    if (this.foldedExceptions.size < MAX_FOLDED_EXCEPTIONS) this.foldedExceptions.add(exception);
+    return OTHER_EXCEPTION;
+  }
+
+  countFailed(s: HostSeries, raw: string): void {
+    const exception = this.dropException ? '' : this.exceptionLabel(raw);
     this.failedChild(s, exception, true).inc();
     if (!s.zeroed) this.zeroWorkerSide(s);
   }

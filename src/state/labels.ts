@@ -1,3 +1,5 @@
+import { sanitiseLabelValue } from '../metrics/format.js';
+import { ownCopy } from '../util/own-copy.js';
 import type { TaskNamePolicy } from './task-names.js';
 
 /** How event strings become label values: bounded length, optional node-name prefix stripping. */
@@ -26,16 +28,27 @@ export class LabelPolicy {
 
   /** Called when a task's name is first learned (task-sent/received), not on every event. */
   name(v: unknown): string | undefined {
-    if (typeof v !== 'string' || v === '') return undefined;
-    const capped = this.cap(v);
+    const capped = this.text(v);
+    if (capped === undefined) return undefined;
     return this.opts.taskNames === undefined ? capped : this.opts.taskNames.resolve(capped);
+  }
+
+  /** A non-empty string field as it would be kept: capped and sanitised; otherwise undefined. */
+  text(v: unknown): string | undefined {
+    return typeof v === 'string' && v !== '' ? this.cap(v) : undefined;
   }
 
   queue(v: unknown): string | undefined {
     return typeof v === 'string' && v !== '' ? this.cap(v) : undefined;
   }
 
+  /**
+   * Bounded and sanitised as the exposition will show it, so values that look alike there are
+   * one value here (one series, one worker). A cut value is copied (ownCopy): the slice would
+   * keep the whole event string alive. An uncut one is at most maxLength long, and so is
+   * whatever it pins.
+   */
   cap(v: string): string {
-    return v.length > this.opts.maxLength ? v.slice(0, this.opts.maxLength) : v;
+    return sanitiseLabelValue(v.length > this.opts.maxLength ? ownCopy(v.slice(0, this.opts.maxLength)) : v);
   }
 }

@@ -6,6 +6,8 @@ export interface HeldEvent {
   ev: RawEvent;
   ts: number;
   nowMs: number;
+  /** The event's hostname label value, resolved when it was held. */
+  hostname: string;
 }
 
 /** Most task names remembered as "comes with task-sent"; beyond it, new names are not held. */
@@ -33,6 +35,7 @@ export class ReorderBuffer {
     return this.held.size;
   }
 
+  /** `name` as a label value (capped): a raw name could be megabytes, and is remembered. */
   sawSent(name: string | undefined, nowMs: number): void {
     this.lastSentAt = nowMs;
     if (name !== undefined && this.sentNames.size < MAX_NAMES) this.sentNames.add(name);

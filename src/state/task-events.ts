@@ -2,7 +2,7 @@ import type { RawEvent } from '../decoder/body.js';
 import { exceptionClass } from '../decoder/exception.js';
 import type { TaskMetrics } from '../metrics/task-metrics.js';
 import { UNKNOWN, type LabelPolicy } from './labels.js';
-import { ReorderBuffer } from './reorder.js';
+import { ReorderBuffer, type HeldEvent } from './reorder.js';
 import type { TaskRecord, TaskTracker } from './task-tracker.js';
 
 export type TaskEventType =
@@ -55,17 +55,17 @@ export class TaskEventHandler {
     if (type === 'task-sent') {
       this.apply(type, ev, uuid, ts, nowMs);
       const held = this.reorder.release(uuid);
-      if (held !== undefined) for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs);
+      if (held !== undefined) for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs, h.hostname);
       return;
     }
-    if (this.reorder.holds(uuid)) return this.reorder.hold(uuid, { type, ev, ts, nowMs });
+    if (this.reorder.holds(uuid)) return this.reorder.hold(uuid, this.held(type, ev, ts, nowMs));
     // A worker can report a task before the producer's task-sent event reaches us (two
     // connections, no ordering between them; on RabbitMQ the producer publishes the task before
     // its task-sent, so a fast worker wins often). When task-sent is expected for this task,
     // hold its events briefly so they get the name and queue task-sent carries. task-revoked is
     // the first event of a task revoked before it ran (it has no task-received) and names nothing.
-    if ((type === 'task-received' || type === 'task-revoked') && this.tracker.get(uuid) === undefined && this.reorder.expectsSent(ev['name'], nowMs)) {
-      return this.reorder.hold(uuid, { type, ev, ts, nowMs });
+    if ((type === 'task-received' || type === 'task-revoked') && this.tracker.get(uuid) === undefined && this.reorder.expectsSent(this.labels.text(ev['name']), nowMs)) {
+      return this.reorder.hold(uuid, this.held(type, ev, ts, nowMs));
     }
     this.apply(type, ev, uuid, ts, nowMs);
   }
@@ -73,12 +73,30 @@ export class TaskEventHandler {
   /** Applies held events whose task-sent did not come within the window (then with queue "unknown"). */
   flushHeld(nowMs: number): void {
     for (const [uuid, held] of this.reorder.expired(nowMs)) {
-      for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs);
+      for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs, h.hostname);
     }
   }
 
-  private apply(type: TaskEventType, ev: RawEvent, uuid: string, ts: number, nowMs: number): void {
-    const hostname = this.labels.hostname(ev['hostname']);
+  /**
+   * A held event keeps only what apply() and its hooks read, every string already bounded (hostname and name
+   * as label values, the exception as its class): a held event must not keep the message's
+   * 10 MB fields alive for the reorder window, 10,000 tasks at a time.
+   */
+  private held(type: TaskEventType, ev: RawEvent, ts: number, nowMs: number): HeldEvent {
+    const slim: RawEvent = { name: this.labels.text(ev['name']) };
+    const eta = ev['eta'];
+    if (typeof eta === 'string' && eta.length <= 64) slim['eta'] = eta;
+    if (typeof ev['requeue'] === 'boolean') slim['requeue'] = ev['requeue'];
+    if (typeof ev['runtime'] === 'number') slim['runtime'] = ev['runtime'];
+    // The attempt number (retries) and the revoke reason fields are numbers and booleans.
+    for (const k of ['retries', 'signum'] as const) if (typeof ev[k] === 'number') slim[k] = ev[k];
+    for (const k of ['terminated', 'expired'] as const) if (typeof ev[k] === 'boolean') slim[k] = ev[k];
+    if (type === 'task-failed') slim['exception'] = exceptionClass(ev['exception'], ev['traceback']);
+    return { type, ev: slim, ts, nowMs, hostname: this.labels.hostname(ev['hostname']) };
+  }
+
+  private apply(type: TaskEventType, ev: RawEvent, uuid: string, ts: number, nowMs: number, heldHostname?: string): void {
+    const hostname = heldHostname ?? this.labels.hostname(ev['hostname']);
     switch (type) {
       case 'task-sent':
         return this.sent(ev, uuid, ts, hostname, nowMs);
@@ -124,7 +142,7 @@ export class TaskEventHandler {
       }
       this.hooks.onQueueSeen?.(queue);
     }
-    this.reorder.sawSent(typeof ev['name'] === 'string' ? ev['name'] : undefined, nowMs);
+    this.reorder.sawSent(this.labels.text(ev['name']), nowMs);
     const attempt = retriesOf(ev, r.sentAttempt + 1);
     const eta = parseEta(ev['eta']);
     if (attempt > r.sentAttempt) {

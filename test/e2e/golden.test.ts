@@ -19,6 +19,8 @@ const DB = REDIS_DB.golden;
 const VOLATILE = [
   'celery_exporter_last_event_timestamp_seconds',
   'celery_exporter_event_lag_seconds',
+  // The fixtures' timestamps are from when they were captured: a year later they count here.
+  'celery_exporter_events_invalid_total{reason="timestamp"}',
   'celery_exporter_poll_duration_seconds',
   'celery_exporter_poll_success_timestamp_seconds',
   'celery_broker_connected_clients',

@@ -134,6 +134,25 @@ describe('Redis subscription loss', () => {
     const killed = judgeLoss(lost({ facts: before, fullReads: 10 }), { runId: 'r1', outputBufferDisconnections: 3, evictedClients: 0 }, '10.0.0.1:6379');
     expect(killed.kind === 'dropped' && killed.cause).toMatch(/CLIENT KILL/);
   });
+
+  it('tells an oversized message from CLIENT KILL by INFO commandstats (Redis 7)', () => {
+    const stats = 'cmdstat_info:calls=2,usec=41\r\ncmdstat_client|setname:calls=4,usec=3\r\ncmdstat_client|kill:calls=2,usec=5\r\ncmdstat_acl|setuser:calls=1,usec=9\r\n';
+    expect(parseServerFacts(stats)).toEqual({ clientKills: 2, aclChanges: 1 });
+    expect(parseServerFacts('cmdstat_client|setname:calls=4,usec=3\r\n')).toEqual({ clientKills: 0 });
+    // Redis 6 does not split subcommands: nothing to go on.
+    expect(parseServerFacts('cmdstat_client:calls=9,usec=3\r\n')).toEqual({});
+    const facts = { runId: 'r1', clientKills: 2, aclChanges: 1 };
+    // Keeping up, closed by the server, no kill meanwhile: a message over the limit (events lost).
+    const big = judgeLoss(lost({ facts }), { runId: 'r1', clientKills: 2, aclChanges: 1 }, '10.0.0.1:6379');
+    expect(big.kind).toBe('dropped');
+    expect(big.kind === 'dropped' && big.cause).toMatch(/larger than client-output-buffer-limit pubsub/);
+    // A kill (or an ACL change) ran meanwhile: closed, as before.
+    const killed = judgeLoss(lost({ facts }), { runId: 'r1', clientKills: 3, aclChanges: 1 }, '10.0.0.1:6379');
+    expect(killed).toEqual({ kind: 'closed', detail: 'Redis stayed up (same run_id) and the exporter was not behind: closed by CLIENT KILL (counted in INFO commandstats)' });
+    expect(judgeLoss(lost({ facts }), { runId: 'r1', clientKills: 2, aclChanges: 2 }, '10.0.0.1:6379').kind).toBe('closed');
+    // Without commandstats (older Redis, ACL) the verdict stays "closed".
+    expect(judgeLoss(lost(), { runId: 'r1' }, '10.0.0.1:6379').kind).toBe('closed');
+  });
 });
 
 describe('Sentinel fanout prefixes', () => {

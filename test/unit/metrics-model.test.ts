@@ -44,8 +44,9 @@ describe('metric model', () => {
     const dropped: string[] = [];
     reg.onSeriesDropped = (m) => dropped.push(m);
     const c = reg.register(new Counter({ name: 'c_total', help: 'c', labelNames: ['k'] }));
+    const d = reg.register(new Counter({ name: 'd_total', help: 'd', labelNames: ['k'] }));
     c.labels('a').inc();
-    c.labels('b').inc();
+    d.labels('b').inc();
     const over = c.labels('c');
     over.inc();
     expect(over.live).toBe(false);
@@ -53,6 +54,14 @@ describe('metric model', () => {
     expect(reg.renderOwnSync()).not.toContain('k="c"');
     c.remove('a');
     expect(c.labels('c').live).toBe(true);
+  });
+
+  it('keeps headroom: one family holds at most half of the cap', () => {
+    const reg = new MetricRegistry({ defaultMetrics: false, maxSeries: 4 });
+    const c = reg.register(new Counter({ name: 'c_total', help: 'c', labelNames: ['k'] }));
+    const d = reg.register(new Counter({ name: 'd_total', help: 'd', labelNames: ['k'] }));
+    expect(['a', 'b', 'c'].map((k) => c.labels(k).live)).toEqual([true, true, false]);
+    expect(['a', 'b'].map((k) => d.labels(k).live)).toEqual([true, true]);
   });
 
   it('renders 20k series with prom-client’s default metrics appended', async () => {

@@ -260,6 +260,11 @@ export class RedisEventSubscriber implements EventTransport {
         if (r instanceof Error) fail(new Error(refusedSelect(u.db, u.username, r.message)));
       });
     }
+    // Per-subcommand call counts (Redis 7): tell a CLIENT KILL from the output-buffer limit.
+    sock.write(encodeCommand(['INFO', 'commandstats']));
+    expect.push((r) => {
+      if (typeof r === 'string') facts = { ...facts, ...parseServerFacts(r) };
+    });
     sock.write(encodeCommand(['PSUBSCRIBE', ...this.patterns]));
     let confirmed = 0;
     for (let i = 0; i < this.patterns.length; i++) {

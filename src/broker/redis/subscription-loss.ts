@@ -15,6 +15,12 @@
  *
  * Newer Redis versions count `client_output_buffer_limit_disconnections` and `evicted_clients`
  * in INFO stats; when the server has them, an increase across the reconnect confirms the cause.
+ *
+ * A single message larger than the hard limit (32 MB by default) leaves no trace on our side:
+ * Redis closes the subscriber before writing a byte of it, so the exporter looks caught up.
+ * Redis 7 counts `CLIENT KILL` (and the ACL commands that disconnect clients) per subcommand in
+ * INFO commandstats: when none ran between the two connections, a kill is ruled out, and a
+ * server-side close of a subscriber that was keeping up is the output-buffer limit.
  */
 
 /** What INFO says about the server, read once per connection. */
@@ -24,7 +30,13 @@ export interface ServerFacts {
   /** INFO stats of newer Redis versions; undefined where the server does not count it. */
   outputBufferDisconnections?: number;
   evictedClients?: number;
+  /** INFO commandstats (Redis 7): CLIENT KILL calls, and ACL calls that can disconnect clients. */
+  clientKills?: number;
+  aclChanges?: number;
 }
+
+/** ACL subcommands that can disconnect clients (a user deleted, or its channel permissions changed). */
+const ACL_DISCONNECTING = new Set(['acl|setuser', 'acl|deluser', 'acl|load']);
 
 export function parseServerFacts(info: string): ServerFacts {
   const facts: ServerFacts = {};
@@ -46,9 +58,20 @@ export function parseServerFacts(info: string): ServerFacts {
       case 'evicted_clients':
         facts.evictedClients = toNumber(value);
         break;
+      default:
+        if (key.startsWith('cmdstat_')) commandStat(facts, key.slice(8), value);
     }
   }
   return facts;
+}
+
+/** `cmdstat_client|kill:calls=3,usec=…`: only Redis 7 splits subcommands; older servers say nothing here. */
+function commandStat(facts: ServerFacts, command: string, value: string): void {
+  const calls = toNumber(/^calls=(\d+)/.exec(value)?.[1] ?? '');
+  if (calls === undefined) return;
+  if (command === 'client|kill') facts.clientKills = calls;
+  else if (ACL_DISCONNECTING.has(command)) facts.aclChanges = (facts.aclChanges ?? 0) + calls;
+  else if (command.startsWith('client|')) facts.clientKills ??= 0; // split stats, no kill yet
 }
 
 function toNumber(v: string): number | undefined {
@@ -151,11 +174,21 @@ export function judgeLoss(lost: LostSubscription, now: ServerFacts, address: str
     evidence.push('Redis counted it in evicted_clients');
     return { kind: 'dropped', cause: 'client eviction (maxmemory-clients) picked it for its memory', evidence: evidence.join('; ') };
   }
+  // Commandstats rule a kill out: no CLIENT KILL (and no ACL change) ran between the two connections.
+  const killed = grew(before.clientKills ?? 0, now.clientKills) || grew(before.aclChanges ?? 0, now.aclChanges);
+  const noKill = before.clientKills !== undefined && now.clientKills !== undefined && !killed;
+  if (evidence.length === 0 && noKill && now.runId !== undefined) {
+    return {
+      kind: 'dropped',
+      cause: 'a message larger than client-output-buffer-limit pubsub (32mb by default): Redis closes the subscriber before sending any of it',
+      evidence: 'Redis stayed up (same run_id) and ran no CLIENT KILL or ACL change meanwhile (INFO commandstats), yet closed a subscriber that was keeping up',
+    };
+  }
   if (evidence.length > 0) {
     const sameServer = now.runId !== undefined ? 'Redis stayed up (same run_id)' : 'Redis answered again at once';
     // Where the server counts output-buffer disconnections and this was not one, it was killed.
     const cause =
-      now.outputBufferDisconnections !== undefined
+      now.outputBufferDisconnections !== undefined || killed
         ? 'the connection was closed by the server (CLIENT KILL, a proxy) while the exporter was behind'
         : 'most likely its pub/sub output buffer passed client-output-buffer-limit pubsub (default 32mb, or 8mb for 60 s)';
     return { kind: 'dropped', cause, evidence: `${evidence.join('; ')}; ${sameServer}` };
@@ -164,7 +197,7 @@ export function judgeLoss(lost: LostSubscription, now: ServerFacts, address: str
     kind: 'closed',
     detail:
       now.runId !== undefined
-        ? 'Redis stayed up (same run_id) and the exporter was not behind: closed by CLIENT KILL, a proxy or a Sentinel reconfiguration'
+        ? `Redis stayed up (same run_id) and the exporter was not behind: closed by ${killed ? 'CLIENT KILL (counted in INFO commandstats)' : 'CLIENT KILL, a proxy or a Sentinel reconfiguration'}`
         : 'the exporter was not behind: closed by CLIENT KILL, a proxy or a restart',
   };
 }
