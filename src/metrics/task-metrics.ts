@@ -64,6 +64,9 @@ export class NameQueueSeries {
  * The task metric families and the caches that let one event update them without
  * building label objects: series are looked up through nested maps name → host → queue.
  */
+/** Share of --max-series below which new task series get their zero-started siblings. */
+const ZERO_START_SHARE = 0.5;
+
 export class TaskMetrics {
   readonly sent: Counter;
   readonly received: Counter;
@@ -258,6 +261,11 @@ export class TaskMetrics {
    */
   private zeroWorkerSide(s: HostSeries): void {
     s.zeroed = true;
+    // Zeros are a convenience, not a count: they are made only while half the --max-series budget
+    // is free. Seven zero series per new hostname let a flood of forged hostnames fill every
+    // worker-side family at once, past the per-family headroom, and starve a new legitimate task.
+    const limit = this.reg.seriesLimit;
+    if (limit > 0 && this.reg.totalSeries >= limit * ZERO_START_SHARE) return;
     const v = s.values;
     const live = (c: CounterChild) => (c.live ? c : undefined);
     s.received ??= live(this.received.labels(...v));
