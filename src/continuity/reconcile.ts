@@ -179,9 +179,20 @@ export class Reconciler {
     // Held by a worker: no longer waiting in the broker. When it was fetched is not known: the
     // time we learn it stands in (its prefetch wait is then a lower bound).
     if (r.received !== r.received) r.received = nowS;
-    if (r.eta !== r.eta && typeof eta === 'string') {
+    if (typeof eta === 'string') {
       const ms = Date.parse(eta);
-      if (ms === ms) r.eta = ms / 1000;
+      if (ms === ms) {
+        const due = ms / 1000;
+        if (r.eta !== r.eta) {
+          r.eta = due;
+          // No task-sent seen: the ETA is this attempt's (its sent time stays unknown, and is
+          // before the ETA of a scheduled task, so the queue wait measured from the ETA is exact).
+          if (r.sentAttempt < 0) r.sentAttempt = r.attempt;
+        }
+        // The ETA of the attempt the worker holds, as its task-received would have said: its
+        // task-started measures the prefetch wait from the ETA, not from when we learned of it.
+        if (r.recvEta !== r.recvEta) r.recvEta = due;
+      }
     }
     if (isActive && r.started !== r.started) r.started = this.startTime(t['time_start'], nowS);
     return signature(r) !== was;

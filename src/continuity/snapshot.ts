@@ -25,19 +25,25 @@ export interface Snapshot {
   timeBase: number;
   /**
    * The in-flight tasks by column, oldest first (n tasks): uuids[n]; refs[3n] = name, queue,
-   * hostname (index into strings, -1 = unknown); created[n] = local ms; times[6n] = sent,
-   * firstSent, received, started, eta, firstEta in integer microseconds from timeBase (null =
-   * unknown). Columns of numbers, because per-task arrays and float formatting made a save of
+   * hostname (index into strings, -1 = unknown); created[n] = local ms; times[10n] = sent,
+   * firstSent, received, started, eta, firstEta, recvEta, prevSent, prevEta, awaitSentStarted in
+   * integer microseconds from timeBase (null = unknown); attempts[4n] = sentAttempt, attempt,
+   * retried, awaitSentAttempt (the retry bookkeeping that says which attempt sent/eta and
+   * received/recvEta belong to: without it a restored task's queue wait is lost). Columns of numbers, because per-task arrays and float formatting made a save of
    * 100k tasks cost seconds of allocation and GC (bench/state-file.ts).
    */
-  tasks: { uuids: string[]; refs: number[]; created: number[]; times: Array<number | null> };
+  tasks: { uuids: string[]; refs: number[]; created: number[]; times: Array<number | null>; attempts: number[] };
 }
 
-const TIME_FIELDS = ['sent', 'firstSent', 'received', 'started', 'eta', 'firstEta'] as const;
+const TIME_FIELDS = ['sent', 'firstSent', 'received', 'started', 'eta', 'firstEta', 'recvEta', 'prevSent', 'prevEta', 'awaitSentStarted'] as const;
+const NT = TIME_FIELDS.length;
+const ATTEMPT_FIELDS = ['sentAttempt', 'attempt', 'retried', 'awaitSentAttempt'] as const;
+const NA = ATTEMPT_FIELDS.length;
 
 export function persistedCounters(core: Core): Counter[] {
   const t = core.taskMetrics;
-  return [t.sent, t.received, t.started, t.succeeded, t.failed, t.rejected, t.revoked, t.retried];
+  const p = core.periodicMetrics;
+  return [t.sent, t.received, t.started, t.succeeded, t.failed, t.rejected, t.revoked, t.retried, p.revocations, p.rejections];
 }
 
 export function persistedHistograms(core: Core): Histogram[] {
@@ -89,7 +95,8 @@ export function encodeSnapshot(core: Core, nowMs: number): string {
   const uuids: string[] = new Array<string>(n);
   const refs: number[] = new Array<number>(3 * n);
   const created: number[] = new Array<number>(n);
-  const times: number[] = new Array<number>(6 * n);
+  const times: number[] = new Array<number>(NT * n);
+  const attempts: number[] = new Array<number>(NA * n);
   let i = 0;
   for (const [uuid, r] of core.tracker.entries()) {
     uuids[i] = uuid;
@@ -98,12 +105,22 @@ export function encodeSnapshot(core: Core, nowMs: number): string {
     refs[3 * i + 2] = ref(r.hostname);
     created[i] = r.createdAt;
     // NaN stays NaN, which JSON writes as null.
-    times[6 * i] = Math.round((r.sent - timeBase) * 1e6);
-    times[6 * i + 1] = Math.round((r.firstSent - timeBase) * 1e6);
-    times[6 * i + 2] = Math.round((r.received - timeBase) * 1e6);
-    times[6 * i + 3] = Math.round((r.started - timeBase) * 1e6);
-    times[6 * i + 4] = Math.round((r.eta - timeBase) * 1e6);
-    times[6 * i + 5] = Math.round((r.firstEta - timeBase) * 1e6);
+    const t = NT * i;
+    times[t] = Math.round((r.sent - timeBase) * 1e6);
+    times[t + 1] = Math.round((r.firstSent - timeBase) * 1e6);
+    times[t + 2] = Math.round((r.received - timeBase) * 1e6);
+    times[t + 3] = Math.round((r.started - timeBase) * 1e6);
+    times[t + 4] = Math.round((r.eta - timeBase) * 1e6);
+    times[t + 5] = Math.round((r.firstEta - timeBase) * 1e6);
+    times[t + 6] = Math.round((r.recvEta - timeBase) * 1e6);
+    times[t + 7] = Math.round((r.prevSent - timeBase) * 1e6);
+    times[t + 8] = Math.round((r.prevEta - timeBase) * 1e6);
+    times[t + 9] = Math.round((r.awaitSentStarted - timeBase) * 1e6);
+    const a = NA * i;
+    attempts[a] = r.sentAttempt;
+    attempts[a + 1] = r.attempt;
+    attempts[a + 2] = r.retried;
+    attempts[a + 3] = r.awaitSentAttempt;
     i++;
   }
   const snap: Snapshot = {
@@ -114,7 +131,7 @@ export function encodeSnapshot(core: Core, nowMs: number): string {
     workers: [...core.workers.snapshot()],
     strings,
     timeBase,
-    tasks: { uuids, refs, created, times },
+    tasks: { uuids, refs, created, times, attempts },
   };
   return JSON.stringify(snap);
 }
@@ -171,12 +188,13 @@ export function checkSnapshot(core: Core, data: unknown): Snapshot {
   const isRef = (v: unknown) => Number.isInteger(v) && (v as number) >= -1 && (v as number) < nStrings;
   const t = s['tasks'];
   if (!isObject(t)) fail('tasks');
-  const { uuids, refs, created, times } = t as Record<string, unknown>;
+  const { uuids, refs, created, times, attempts } = t as Record<string, unknown>;
   if (!Array.isArray(uuids) || !uuids.every((u) => typeof u === 'string' && u !== '')) fail('task uuids');
   const n = (uuids as string[]).length;
   if (!Array.isArray(refs) || refs.length !== 3 * n || !refs.every(isRef)) fail('task names, queues or hostnames');
   if (!Array.isArray(created) || created.length !== n || !created.every(isNum)) fail('task creation times');
-  if (!Array.isArray(times) || times.length !== 6 * n || !times.every((v) => v === null || Number.isSafeInteger(v))) fail('task times');
+  if (!Array.isArray(times) || times.length !== NT * n || !times.every((v) => v === null || Number.isSafeInteger(v))) fail('task times');
+  if (!Array.isArray(attempts) || attempts.length !== NA * n || !attempts.every((v) => Number.isSafeInteger(v) && (v as number) >= -1)) fail('task attempts');
   return data as unknown as Snapshot;
 }
 
@@ -197,13 +215,15 @@ export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored 
     const iName = f.labelNames.indexOf('name');
     const iHost = f.labelNames.indexOf('hostname');
     const iQueue = f.labelNames.indexOf('queue_name');
+    const iException = f === t.failed ? f.labelNames.indexOf('exception') : -1;
     for (const [labels, value] of rows) {
       const c = f.labels(...labels);
       if (!c.live) continue; // over --max-series
       c.set(value);
       series++;
-      // Keep the task-name budget and the hosts' purge clocks as they were.
+      // Keep the task-name and exception-class budgets and the hosts' purge clocks as they were.
       if (iName >= 0) names.resolve(labels[iName]!);
+      if (iException >= 0) t.seedException(labels[iException]!);
       if (iName >= 0 && iQueue >= 0) {
         const host = iHost >= 0 ? labels[iHost]! : '';
         t.host(labels[iName]!, host, labels[iQueue]!).lastSeen = lastSeen.get(host) ?? nowMs;
@@ -222,17 +242,18 @@ export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored 
   }
   for (const w of s.workers) core.workers.restore(w, nowMs);
   const str = (i: number) => (i < 0 ? undefined : s.strings[i]);
-  const { uuids, refs, created, times } = s.tasks;
+  const { uuids, refs, created, times, attempts } = s.tasks;
   for (let i = 0; i < uuids.length; i++) {
     const r = core.tracker.getOrCreate(uuids[i]!, created[i]!);
     const name = str(refs[3 * i]!);
     r.name = name === undefined ? undefined : names.resolve(name);
     r.queue = str(refs[3 * i + 1]!);
     r.hostname = str(refs[3 * i + 2]!);
-    for (let k = 0; k < TIME_FIELDS.length; k++) {
-      const v = times[6 * i + k];
+    for (let k = 0; k < NT; k++) {
+      const v = times[NT * i + k];
       r[TIME_FIELDS[k]!] = v === null || v === undefined ? NaN : s.timeBase + v / 1e6;
     }
+    for (let k = 0; k < NA; k++) r[ATTEMPT_FIELDS[k]!] = attempts[NA * i + k]!;
     if (r.queue !== undefined && r.sent === r.sent) core.queues.seen(r.queue, 'event');
   }
   return { series, workers: s.workers.length, tasks: uuids.length };

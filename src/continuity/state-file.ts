@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 /**
  * The state file on disk: one JSON header line, then the JSON body it describes.
  *
- *   {"format":"celery-prometheus-exporter-state","version":1,"fingerprint":"…","savedAt":…,"clean":…,"bytes":N,"sha256":"…"}\n<body>
+ *   {"format":"celery-prometheus-exporter-state","version":2,"fingerprint":"…","savedAt":…,"clean":…,"bytes":N,"sha256":"…"}\n<body>
  *
  * The header is checked before the body is parsed: a file of another program, of another format
  * version or of another configuration is refused without reading further; a truncated or altered
@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
  * never a mix.
  */
 export const FORMAT = 'celery-prometheus-exporter-state';
-export const VERSION = 1;
+export const VERSION = 2;
 
 export interface Header {
   format: string;

@@ -229,6 +229,15 @@ export class TaskMetrics {
     return OTHER_EXCEPTION;
   }
 
+  /**
+   * A class that already has a celery_task_failed_total series (restored from --state-file)
+   * keeps its place among the first --max-exception-classes, as it had before the restart.
+   */
+  seedException(exception: string): void {
+    if (this.maxExceptions === 0 || exception === '' || exception === OTHER_EXCEPTION) return;
+    if (this.exceptions.size < this.maxExceptions) this.exceptions.add(exception);
+  }
+
   countFailed(s: HostSeries, raw: string): void {
     const exception = this.dropException ? '' : this.exceptionLabel(raw);
     this.failedChild(s, exception, true).inc();

@@ -110,7 +110,7 @@ for (const broker of ['redis', 'amqp'] as const) describe(`continuity across an 
 
   it.runIf(broker === 'redis')('(e) a corrupt state file: one warning, moved aside, a clean start that saves a good file again; a lost subscription re-runs the rebuild', async () => {
     const file = join(dir, 'e.state');
-    writeFileSync(file, '{"format":"celery-prometheus-exporter-state","version":1,"fingerprint":"x"}\n{"trunc');
+    writeFileSync(file, '{"format":"celery-prometheus-exporter-state","version":2,"fingerprint":"x"}\n{"trunc');
     const e = await start(['--state-file', file]);
     expect(e.output().match(/"level":"warn"[^\n]*state file/g)).toHaveLength(1);
     expect(existsSync(`${file}.rejected`)).toBe(true);

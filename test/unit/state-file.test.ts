@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StatePersister } from '../../src/continuity/persister.js';
 import { fingerprint, persistedCounters, persistedHistograms } from '../../src/continuity/snapshot.js';
-import { writeStateFile } from '../../src/continuity/state-file.js';
+import { VERSION, writeStateFile } from '../../src/continuity/state-file.js';
 import { select, value } from '../helpers/metrics.js';
 import { makeCore, testConfig, type TestCore } from './core.js';
 
@@ -36,6 +36,12 @@ function busyCore(): TestCore {
   t.feed({ type: 'task-sent', uuid: 'long', name: 'app.sleep', queue: 'q1', timestamp: T0 + 4, hostname: 'producer@p' });
   t.feed({ type: 'task-received', uuid: 'long', name: 'app.sleep', timestamp: T0 + 4, hostname: 'w1@h' });
   t.feed({ type: 'task-started', uuid: 'long', timestamp: T0 + 5, hostname: 'w1@h' });
+  // Revoked and rejected ones (celery_task_revocations_total, celery_task_rejections_total).
+  t.feed({ type: 'task-sent', uuid: 'rv', name: 'app.add', queue: 'q1', timestamp: T0 + 4, hostname: 'producer@p' });
+  t.feed({ type: 'task-revoked', uuid: 'rv', terminated: true, timestamp: T0 + 4, hostname: 'w1@h' });
+  t.feed({ type: 'task-sent', uuid: 'rj', name: 'app.add', queue: 'q1', timestamp: T0 + 4, hostname: 'producer@p' });
+  t.feed({ type: 'task-received', uuid: 'rj', name: 'app.add', timestamp: T0 + 4, hostname: 'w1@h' });
+  t.feed({ type: 'task-rejected', uuid: 'rj', requeue: false, timestamp: T0 + 4, hostname: 'w1@h' });
   t.feed({ type: 'worker-heartbeat', hostname: 'w1@h', timestamp: T0 + 6, freq: 2, active: 1, processed: 10, loadavg: [0.5, 0.25, 0.1] });
   t.advance(2000);
   return t;
@@ -68,6 +74,8 @@ describe('state file', () => {
     persisterFor(b, path).load();
     expect(persisted(b)).toEqual(persisted(a));
     expect(value(b.samples(), 'celery_task_succeeded_total', { name: 'app.add' })).toBe(10);
+    expect(value(b.samples(), 'celery_task_revocations_total', { name: 'app.add', reason: 'terminated' })).toBe(1);
+    expect(value(b.samples(), 'celery_task_rejections_total', { name: 'app.add', reason: 'discard' })).toBe(1);
     expect(b.core.tracker.size).toBe(1);
     // The running task keeps its age, and finishing it observes its runtime under its own name.
     expect(value(b.samples(), 'celery_task_oldest_active_age_seconds', { name: 'app.sleep', queue_name: 'q1' })).toBeCloseTo(b.clock.now / 1000 - (T0 + 5), 3);
@@ -76,6 +84,55 @@ describe('state file', () => {
     expect(select(b.samples(), 'celery_task_runtime_seconds_count', { name: 'unknown' })).toEqual([]);
     // The worker was up: it gets a heartbeat window from the restart, not from its last heartbeat.
     expect(value(b.samples(), 'celery_worker_up', { hostname: 'w1@h' })).toBe(1);
+  });
+
+  it('a task sent and received before the save, started after the restore, observes its queue wait once and its prefetch wait from its ETA', () => {
+    const a = makeCore();
+    const eta = new Date((T0 + 10) * 1000).toISOString();
+    a.feed({ type: 'task-sent', uuid: 'e', name: 'app.later', queue: 'q1', eta, timestamp: T0, hostname: 'producer@p' });
+    a.feed({ type: 'task-received', uuid: 'e', name: 'app.later', eta, timestamp: T0 + 1, hostname: 'w1@h' });
+    a.advance(2000);
+    persisterFor(a, path).save('shutdown');
+    const b = makeCore(testConfig(), a.clock.now + 5_000);
+    persisterFor(b, path).load();
+    b.feed({ type: 'task-started', uuid: 'e', timestamp: T0 + 12, hostname: 'w1@h' });
+    const l = { name: 'app.later', queue_name: 'q1' };
+    expect(value(b.samples(), 'celery_task_queue_wait_seconds_count', l)).toBe(1);
+    expect(value(b.samples(), 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(2, 6); // from the ETA
+    expect(value(b.samples(), 'celery_task_prefetch_wait_seconds_count', l)).toBe(1);
+    expect(value(b.samples(), 'celery_task_prefetch_wait_seconds_sum', l)).toBeCloseTo(2, 6); // not 11 (from task-received)
+  });
+
+  it('a retried task keeps its attempt bookkeeping across a restart', () => {
+    const a = makeCore();
+    a.feed({ type: 'task-sent', uuid: 'r', name: 'app.flaky', queue: 'q1', timestamp: T0, hostname: 'producer@p' });
+    a.feed({ type: 'task-received', uuid: 'r', name: 'app.flaky', retries: 0, timestamp: T0 + 1, hostname: 'w1@h' });
+    a.feed({ type: 'task-started', uuid: 'r', timestamp: T0 + 2, hostname: 'w1@h' });
+    a.feed({ type: 'task-retried', uuid: 'r', timestamp: T0 + 3, hostname: 'w1@h' });
+    a.feed({ type: 'task-sent', uuid: 'r', name: 'app.flaky', queue: 'q1', retries: 1, timestamp: T0 + 3, hostname: 'w1@h' });
+    a.feed({ type: 'task-received', uuid: 'r', name: 'app.flaky', retries: 1, timestamp: T0 + 4, hostname: 'w1@h' });
+    persisterFor(a, path).save('shutdown');
+    const b = makeCore(testConfig(), a.clock.now + 5_000);
+    persisterFor(b, path).load();
+    expect(b.core.tracker.get('r')).toMatchObject({ sentAttempt: 1, attempt: 1, retried: 1, sent: T0 + 3 });
+    b.feed({ type: 'task-started', uuid: 'r', timestamp: T0 + 6, hostname: 'w1@h' });
+    const l = { name: 'app.flaky', queue_name: 'q1' };
+    expect(value(b.samples(), 'celery_task_queue_wait_seconds_count', l)).toBe(2); // one restored, one now
+    expect(value(b.samples(), 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(2 + 3, 6);
+  });
+
+  it('exception classes restored from the state file keep their places under --max-exception-classes', () => {
+    const cfg = testConfig({ maxExceptionClasses: 2 });
+    const a = makeCore(cfg);
+    a.feed({ type: 'task-failed', uuid: 'f1', exception: "KeyError('x')", timestamp: T0, hostname: 'w1@h' });
+    a.feed({ type: 'task-failed', uuid: 'f2', exception: "ValueError('y')", timestamp: T0, hostname: 'w1@h' });
+    persisterFor(a, path).save('shutdown');
+    const b = makeCore(cfg, a.clock.now + 5_000);
+    persisterFor(b, path).load();
+    b.feed({ type: 'task-failed', uuid: 'f3', exception: "TypeError('z')", timestamp: T0 + 1, hostname: 'w1@h' });
+    b.feed({ type: 'task-failed', uuid: 'f4', exception: "KeyError('x')", timestamp: T0 + 1, hostname: 'w1@h' });
+    const exceptions = select(b.samples(), 'celery_task_failed_total').filter((s) => s.value > 0).map((s) => `${s.labels['exception']}=${s.value}`).sort();
+    expect(exceptions).toEqual(['KeyError=2', 'ValueError=1', '__other__=1']);
   });
 
   it('restored hosts follow the purge rules from when they were last seen', () => {
@@ -105,7 +162,9 @@ describe('state file', () => {
     ['foreign (text)', () => 'hello, I am somebody else’s file\n', /no state header/],
     ['foreign (JSON of another program)', () => '{"format":"prometheus-snapshot","version":1}\n{}', /not a state file of this exporter/],
     ['foreign (binary)', () => Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 3]), /no state header/],
-    ['of another format version', (g) => Buffer.from(g.toString('utf8').replace('"version":1', '"version":2')), /format version 2/],
+    ['of another format version', (g) => Buffer.from(g.toString('utf8').replace(`"version":${VERSION}`, `"version":${VERSION + 1}`)), new RegExp(`format version ${VERSION + 1}`)],
+    // Version 1 had no retry-attempt columns (and no revocation/rejection counters).
+    ['of format version 1', (g) => Buffer.from(g.toString('utf8').replace(`"version":${VERSION}`, '"version":1')), /format version 1, this exporter reads 2/],
   ];
   for (const [what, make, reason] of bad) {
     it(`a file that is ${what} is logged once, moved aside and ignored`, () => {
