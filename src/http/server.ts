@@ -26,14 +26,26 @@ export interface HttpOptions {
 }
 
 export interface HttpHandlers {
+  metrics: MetricsHandler;
+  /** undefined when ready, else why not. */
+  notReadyReason(): string | undefined;
+  landing: Omit<LandingInfo, 'metricsPath' | 'prefix'>;
+}
+
+/**
+ * A scrape in three steps. Only `render` holds one of the render slots (see render-slots.ts):
+ * waiting for a broker or a disk in `before`/`after` must not keep other scrapes from rendering.
+ */
+export interface MetricsHandler {
+  /** Before the render, outside the render slots (e.g. the on-demand queue refresh). */
+  before?(): Promise<void>;
   /**
    * Writes the exposition in chunks (streamed: no Content-Length, chunked transfer), awaiting
    * what `write` returns before producing the next chunk.
    */
-  metrics(write: (chunk: string) => Promise<void>): Promise<void>;
-  /** undefined when ready, else why not. */
-  notReadyReason(): string | undefined;
-  landing: Omit<LandingInfo, 'metricsPath' | 'prefix'>;
+  render(write: (chunk: string) => Promise<void>): Promise<void>;
+  /** After the render, with its slot released but before the response ends (e.g. the state-file save). */
+  after?(): Promise<void>;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -170,8 +182,12 @@ export class HttpServer {
       const gzip = acceptsGzip(req.headers['accept-encoding']);
       if (gzip) res.setHeader('Content-Encoding', 'gzip');
       if (req.method === 'HEAD') return void res.end();
+      const metrics = this.handlers.metrics;
+      const render = (write: (chunk: string) => Promise<void>) => metrics.render(write);
+      await metrics.before?.();
       if (!gzip) {
-        await this.renders.stream(res, (write) => this.handlers.metrics(write));
+        await this.renders.stream(res, render);
+        await metrics.after?.();
         return void res.end();
       }
       // Compressed as it renders (zlib works off the main thread), never held whole; the render
@@ -180,10 +196,17 @@ export class HttpServer {
       z.on('error', () => res.destroy());
       z.pipe(res);
       try {
-        await this.renders.stream(res, (write) => this.handlers.metrics(write), z);
-      } finally {
-        z.end();
+        await this.renders.stream(res, render, z);
+        await metrics.after?.();
+      } catch (err) {
+        // Nothing more comes out of zlib (a client gone, or a failed render): a plain 500 from
+        // route()'s caller if no byte was sent yet, else the connection is cut.
+        z.unpipe(res);
+        z.destroy();
+        if (!res.headersSent) res.removeHeader('Content-Encoding');
+        throw err;
       }
+      z.end();
       return;
     }
     if (path === '/') {
