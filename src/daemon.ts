@@ -94,6 +94,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log, {
     // Down, or back for less than 5 s (the pollers' own clients reconnect on their own backoff).
     brokerDown: () => !transport.ready || Date.now() - readySince < 5000,
+    brokerUnreachable: () => !transport.ready,
   });
   const scheduler = pollers;
   if (cfg.queues.minPollInterval > 0) core.onTaskSent = () => scheduler.nudge();

@@ -43,12 +43,15 @@ export class PollScheduler {
    * `brokerDown`: the event stream's connection is down. A broker outage is then reported by that
    * one line (and its recovery line), not once more by every poller: a poller's failure is logged
    * only when it lasts `graceMs` while the broker is up (a problem of its own).
+   * `brokerUnreachable` (default: `brokerDown`): the connection is down right now; scrapes then
+   * wait for no round. Without brokerDown's settling time after a (re)connect, which would skip
+   * the refresh for the first seconds after every start.
    */
   constructor(
     private readonly schedules: PollerSchedule[],
     private readonly self: SelfMetrics,
     private readonly log: Logger,
-    private readonly opts: { brokerDown?: () => boolean; graceMs?: number } = {},
+    private readonly opts: { brokerDown?: () => boolean; brokerUnreachable?: () => boolean; graceMs?: number } = {},
   ) {
     // Error counters exist at 0 from the start, so rate() and absent() alerts work before a failure.
     for (const s of schedules) {
@@ -71,7 +74,7 @@ export class PollScheduler {
    * scrape waits for nothing: a round could only fail, and each scrape would take the full wait.
    */
   async refresh(waitMs: number): Promise<void> {
-    if (this.opts.brokerDown?.() === true) return;
+    if ((this.opts.brokerUnreachable ?? this.opts.brokerDown)?.() === true) return;
     const waits: Promise<void>[] = [];
     for (const s of this.schedules) {
       if (s.minIntervalMs === undefined) continue;

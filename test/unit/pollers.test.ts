@@ -105,6 +105,19 @@ describe('on-demand rounds (fresh queue depth)', () => {
     await s.stop();
   });
 
+  it('refreshes as soon as the broker is reachable, before brokerDown\'s settling time is over', async () => {
+    const { self, log } = setup();
+    let rounds = 0;
+    const p: Poller = { name: 'q', poll: async () => void rounds++ };
+    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 10 }], self, log, {
+      brokerDown: () => true, // connected, but for less than the settling time
+      brokerUnreachable: () => false,
+    });
+    await s.refresh(1000);
+    expect(rounds).toBe(1);
+    await s.stop();
+  });
+
   it('makes a scrape wait at most the bound for a slow round, and counts it', async () => {
     const { self, log, samples } = setup();
     const p: Poller = { name: 'slow', poll: () => sleep(400) };
