@@ -78,7 +78,10 @@ export class HttpServer {
       this.route(req, res).catch((err: unknown) => {
         if (res.destroyed) return; // the client left mid-scrape: nothing to answer, nothing wrong here
         this.log.error({ err: scrub(String(err)) }, 'HTTP handler failed');
-        if (!res.headersSent) send(res, 500, TEXT, 'internal error\n');
+        if (!res.headersSent) {
+          res.removeHeader('Content-Encoding'); // a plain body, even if a gzip scrape failed
+          send(res, 500, TEXT, 'internal error\n');
+        }
         else res.destroy();
       });
     };
@@ -199,11 +202,10 @@ export class HttpServer {
         await this.renders.stream(res, render, z);
         await metrics.after?.();
       } catch (err) {
-        // Nothing more comes out of zlib (a client gone, or a failed render): a plain 500 from
-        // route()'s caller if no byte was sent yet, else the connection is cut.
+        // Nothing more comes out of zlib (a client gone, or a failed render): route()'s caller
+        // answers a plain 500 if no byte was sent yet, else cuts the connection.
         z.unpipe(res);
         z.destroy();
-        if (!res.headersSent) res.removeHeader('Content-Encoding');
         throw err;
       }
       z.end();

@@ -96,4 +96,12 @@ describe('metrics handler: before / render / after', () => {
     expect(r.headers['content-encoding']).toBeUndefined();
     expect(r.body.toString()).toBe('internal error\n');
   });
+
+  it('answers a plain 500 when `before` fails on a gzip scrape', async () => {
+    const url = await start({ before: () => Promise.reject(new Error('refresh failed')), render: (write) => write('up 1\n') });
+    const r = await get(url, true);
+    expect(r.status).toBe(500);
+    expect(r.headers['content-encoding']).toBeUndefined();
+    expect(r.body.toString()).toBe('internal error\n');
+  });
 });
