@@ -75,10 +75,10 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     {
       // Queue depth as of the scrape, not of the last interval (bounded wait; see scheduler.ts).
       // The response ends only once the state file holds values at least as new (see continuity/persister.ts).
-      metrics: async (write) => {
-        await pollers?.refresh(scrapeWaitMs);
-        await core.registry.renderTo(write);
-        await continuity.afterScrape();
+      metrics: {
+        before: async () => pollers?.refresh(scrapeWaitMs),
+        render: (write) => core.registry.renderTo(write),
+        after: () => continuity.afterScrape(),
       },
       notReadyReason: () => (transport.ready ? undefined : 'broker not connected or not subscribed'),
       landing: { version: VERSION, broker: cfg.broker.url.masked },
@@ -94,6 +94,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log, {
     // Down, or back for less than 5 s (the pollers' own clients reconnect on their own backoff).
     brokerDown: () => !transport.ready || Date.now() - readySince < 5000,
+    brokerUnreachable: () => !transport.ready,
   });
   const scheduler = pollers;
   if (cfg.queues.minPollInterval > 0) core.onTaskSent = () => scheduler.nudge();
@@ -109,20 +110,28 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     async stop() {
       stopping = true;
       clearInterval(timer);
-      await continuity.stopReconcile();
-      const parts: Record<string, Promise<void>> = { http: server.close(), events: transport.stop(), pollers: scheduler.stop() };
-      const pending = new Set(Object.keys(parts));
       const failures: unknown[] = [];
-      const settled = Object.entries(parts).map(([name, p]) => p.then(() => void pending.delete(name), (err: unknown) => void (pending.delete(name), failures.push(err))));
-      // A black-holed broker answers nothing, not even QUIT: waiting for it made SIGTERM run into
-      // the 5 s watchdog and exit 1. Whatever is still open after the budget is a connection the
-      // process exit closes anyway.
-      let budget: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(settled), new Promise<void>((resolve) => (budget = setTimeout(resolve, STOP_BUDGET_MS)))]);
-      clearTimeout(budget);
-      if (pending.size > 0) log.warn({ components: [...pending], budgetMs: STOP_BUDGET_MS }, 'shutdown budget spent (broker not answering?); closing what is still open unanswered');
-      // After HTTP and the event stream stopped: nothing counted after the save is lost.
-      continuity.finalSave();
+      try {
+        // The reconcile round is inside the budget too: against a black-holed broker it waits as
+        // long as any other broker call.
+        const parts: Record<string, Promise<void>> = {
+          http: server.close(),
+          events: transport.stop(),
+          pollers: continuity.stopReconcile().then(() => scheduler.stop()),
+        };
+        const pending = new Set(Object.keys(parts));
+        const settled = Object.entries(parts).map(([name, p]) => p.then(() => void pending.delete(name), (err: unknown) => void (pending.delete(name), failures.push(err))));
+        // A black-holed broker answers nothing, not even QUIT: waiting for it made SIGTERM run into
+        // the 5 s watchdog and exit 1. Whatever is still open after the budget is a connection the
+        // process exit closes anyway.
+        let budget: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(settled), new Promise<void>((resolve) => (budget = setTimeout(resolve, STOP_BUDGET_MS)))]);
+        clearTimeout(budget);
+        if (pending.size > 0) log.warn({ components: [...pending], budgetMs: STOP_BUDGET_MS }, 'shutdown budget spent (broker not answering?); closing what is still open unanswered');
+      } finally {
+        // After HTTP and the event stream stopped: nothing counted after the save is lost.
+        continuity.finalSave();
+      }
       if (failures.length > 0) throw failures[0];
     },
   };

@@ -26,14 +26,26 @@ export interface HttpOptions {
 }
 
 export interface HttpHandlers {
+  metrics: MetricsHandler;
+  /** undefined when ready, else why not. */
+  notReadyReason(): string | undefined;
+  landing: Omit<LandingInfo, 'metricsPath' | 'prefix'>;
+}
+
+/**
+ * A scrape in three steps. Only `render` holds one of the render slots (see render-slots.ts):
+ * waiting for a broker or a disk in `before`/`after` must not keep other scrapes from rendering.
+ */
+export interface MetricsHandler {
+  /** Before the render, outside the render slots (e.g. the on-demand queue refresh). */
+  before?(): Promise<void>;
   /**
    * Writes the exposition in chunks (streamed: no Content-Length, chunked transfer), awaiting
    * what `write` returns before producing the next chunk.
    */
-  metrics(write: (chunk: string) => Promise<void>): Promise<void>;
-  /** undefined when ready, else why not. */
-  notReadyReason(): string | undefined;
-  landing: Omit<LandingInfo, 'metricsPath' | 'prefix'>;
+  render(write: (chunk: string) => Promise<void>): Promise<void>;
+  /** After the render, with its slot released but before the response ends (e.g. the state-file save). */
+  after?(): Promise<void>;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -66,7 +78,10 @@ export class HttpServer {
       this.route(req, res).catch((err: unknown) => {
         if (res.destroyed) return; // the client left mid-scrape: nothing to answer, nothing wrong here
         this.log.error({ err: scrub(String(err)) }, 'HTTP handler failed');
-        if (!res.headersSent) send(res, 500, TEXT, 'internal error\n');
+        if (!res.headersSent) {
+          res.removeHeader('Content-Encoding'); // a plain body, even if a gzip scrape failed
+          send(res, 500, TEXT, 'internal error\n');
+        }
         else res.destroy();
       });
     };
@@ -170,8 +185,12 @@ export class HttpServer {
       const gzip = acceptsGzip(req.headers['accept-encoding']);
       if (gzip) res.setHeader('Content-Encoding', 'gzip');
       if (req.method === 'HEAD') return void res.end();
+      const metrics = this.handlers.metrics;
+      const render = (write: (chunk: string) => Promise<void>) => metrics.render(write);
+      await metrics.before?.();
       if (!gzip) {
-        await this.renders.stream(res, (write) => this.handlers.metrics(write));
+        await this.renders.stream(res, render);
+        await metrics.after?.();
         return void res.end();
       }
       // Compressed as it renders (zlib works off the main thread), never held whole; the render
@@ -180,10 +199,16 @@ export class HttpServer {
       z.on('error', () => res.destroy());
       z.pipe(res);
       try {
-        await this.renders.stream(res, (write) => this.handlers.metrics(write), z);
-      } finally {
-        z.end();
+        await this.renders.stream(res, render, z);
+        await metrics.after?.();
+      } catch (err) {
+        // Nothing more comes out of zlib (a client gone, or a failed render): route()'s caller
+        // answers a plain 500 if no byte was sent yet, else cuts the connection.
+        z.unpipe(res);
+        z.destroy();
+        throw err;
       }
+      z.end();
       return;
     }
     if (path === '/') {

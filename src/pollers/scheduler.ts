@@ -4,11 +4,6 @@ import type { SelfMetrics } from '../metrics/self-metrics.js';
 import type { PollerSchedule } from './poller.js';
 
 /**
- * Runs each poller on its own interval, never two rounds of one poller at once. Logs by state
- * change: one warning when a poller starts failing, one line when it succeeds again; the rounds
- * failing in between are counted (celery_exporter_poll_errors_total) and logged at debug only.
- */
-/**
  * After a task-sent event, how long an on-demand poller waits before its round: the task message
  * is already in the queue (Celery publishes it before its task-sent), and a burst of tasks then
  * costs one round, not one per task.
@@ -48,12 +43,15 @@ export class PollScheduler {
    * `brokerDown`: the event stream's connection is down. A broker outage is then reported by that
    * one line (and its recovery line), not once more by every poller: a poller's failure is logged
    * only when it lasts `graceMs` while the broker is up (a problem of its own).
+   * `brokerUnreachable` (default: `brokerDown`): the connection is down right now; scrapes then
+   * wait for no round. Without brokerDown's settling time after a (re)connect, which would skip
+   * the refresh for the first seconds after every start.
    */
   constructor(
     private readonly schedules: PollerSchedule[],
     private readonly self: SelfMetrics,
     private readonly log: Logger,
-    private readonly opts: { brokerDown?: () => boolean; graceMs?: number } = {},
+    private readonly opts: { brokerDown?: () => boolean; brokerUnreachable?: () => boolean; graceMs?: number } = {},
   ) {
     // Error counters exist at 0 from the start, so rate() and absent() alerts work before a failure.
     for (const s of schedules) {
@@ -72,9 +70,11 @@ export class PollScheduler {
   /**
    * Before a scrape: for each on-demand poller whose last round started minIntervalMs ago or
    * more, run a round (or join the one running) and wait for it, at most `waitMs`; past that the
-   * scrape serves the previous values and the timeout is counted.
+   * scrape serves the previous values and the timeout is counted. While the broker is down the
+   * scrape waits for nothing: a round could only fail, and each scrape would take the full wait.
    */
   async refresh(waitMs: number): Promise<void> {
+    if ((this.opts.brokerUnreachable ?? this.opts.brokerDown)?.() === true) return;
     const waits: Promise<void>[] = [];
     for (const s of this.schedules) {
       if (s.minIntervalMs === undefined) continue;

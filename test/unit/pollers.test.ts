@@ -87,6 +87,37 @@ describe('on-demand rounds (fresh queue depth)', () => {
     expect(value(m, 'celery_exporter_poll_on_demand_total', { poller: 'q', trigger: 'task_sent' })).toBe(1);
   });
 
+  it('makes a scrape wait for nothing while the broker is down', async () => {
+    const { self, log, samples } = setup();
+    let down = true;
+    let rounds = 0;
+    const p: Poller = { name: 'q', poll: () => (rounds++, new Promise(() => undefined)) }; // a black-holed broker
+    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 5000, minIntervalMs: 10 }], self, log, { brokerDown: () => down });
+    const t0 = performance.now();
+    await s.refresh(1000);
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(rounds).toBe(0);
+    expect(value(samples(), 'celery_exporter_scrape_refresh_timeouts_total', { poller: 'q' })).toBe(0);
+    down = false;
+    await s.refresh(50); // the broker is back: the scrape runs a round again and waits (bounded) for it
+    expect(rounds).toBe(1);
+    expect(value(samples(), 'celery_exporter_scrape_refresh_timeouts_total', { poller: 'q' })).toBe(1);
+    await s.stop();
+  });
+
+  it('refreshes as soon as the broker is reachable, before brokerDown\'s settling time is over', async () => {
+    const { self, log } = setup();
+    let rounds = 0;
+    const p: Poller = { name: 'q', poll: async () => void rounds++ };
+    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 10 }], self, log, {
+      brokerDown: () => true, // connected, but for less than the settling time
+      brokerUnreachable: () => false,
+    });
+    await s.refresh(1000);
+    expect(rounds).toBe(1);
+    await s.stop();
+  });
+
   it('makes a scrape wait at most the bound for a slow round, and counts it', async () => {
     const { self, log, samples } = setup();
     const p: Poller = { name: 'slow', poll: () => sleep(400) };
