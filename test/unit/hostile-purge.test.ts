@@ -112,3 +112,30 @@ describe('the scan for stale producer hosts', () => {
     expect([...core.taskMetrics.hostnames()]).toHaveLength(0);
   });
 });
+
+describe('many workers down in one tick', () => {
+  it('drops their running tasks in one pass and logs one summary line (one line each up to 10)', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
+    const clock = { now: 1_795_681_000_000 };
+    const core = new Core(testConfig(), pino({ level: 'info' }, sink), () => clock.now, { defaultMetrics: false });
+    const feed = (ev: Record<string, unknown>) => core.pipeline.onAmqpMessage(Buffer.from(JSON.stringify({ timestamp: clock.now / 1000, ...ev })), 'application/json', 'utf-8');
+    for (let w = 0; w < 30; w++) feed({ type: 'worker-heartbeat', hostname: `w${w}@h`, freq: 2 });
+    for (let i = 0; i < 90; i++) {
+      feed({ type: 'task-sent', uuid: `t${i}`, name: 'app.t', queue: 'q', hostname: 'p@h' });
+      feed({ type: 'task-started', uuid: `t${i}`, hostname: `w${i % 30}@h` });
+    }
+    // w0 says goodbye: its own line, right away.
+    feed({ type: 'worker-offline', hostname: 'w0@h' });
+    expect(lines.filter((l) => l['msg'] === 'worker down')).toEqual([expect.objectContaining({ hostname: 'w0@h', reason: 'offline', runningTasksDropped: 3 })]);
+    // The 29 others time out in the same tick.
+    clock.now += 10_000;
+    core.tick(clock.now);
+    expect(lines.filter((l) => l['msg'] === 'worker down')).toHaveLength(1);
+    const summary = lines.filter((l) => l['msg'] === 'workers down');
+    expect(summary).toHaveLength(1);
+    expect(summary[0]).toMatchObject({ workers: 29, reasons: { timeout: 29 }, runningTasksDropped: 87 });
+    expect(summary[0]!['hostnames']).toHaveLength(10);
+    for (const r of core.tracker.values()) expect(Number.isNaN(r.started)).toBe(true);
+  });
+});
