@@ -35,6 +35,7 @@ const DB = 13;
 const CLI = join(ROOT, 'dist', 'cli.js');
 const FLOOR = join(ROOT, 'bench', 'dist', 'bench', 'floor.js');
 const GENERATOR = join(ROOT, 'bench', 'dist', 'bench', 'generator.js');
+const PURGE = join(ROOT, 'bench', 'dist', 'bench', 'purge.js');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface Result {
@@ -62,7 +63,30 @@ export interface Result {
   rssSeries?: Array<[number, number]>;
   /** RSS before and at its peak while `clients` scrapers that never read were connected. */
   scrapers?: { clients: number; rssBeforeMB: number; rssPeakMB: number };
+  /** purgeHosts scenarios (bench/purge.ts): the longest Core.tick while the stale hosts were purged. */
+  purge?: PurgeResult;
   skipped?: string;
+}
+
+/** What bench/purge.ts prints. */
+export interface PurgeResult {
+  hosts: number;
+  seriesBefore: number;
+  seriesAfter: number;
+  ticks: number;
+  longestTickMs: number;
+  busyMs: number;
+}
+
+/** A purgeHosts scenario: bench/purge.ts in its own process (a fresh heap, like the daemon's). */
+function runPurge(s: Scenario): Result {
+  const out = execFileSync(process.execPath, [PURGE, String(s.purgeHosts)], { encoding: 'utf8' });
+  const purge = JSON.parse(out.trim().split('\n').pop()!) as PurgeResult;
+  return {
+    scenario: s.id, title: s.title, broker: 'none', publishedEvents: 0, countedEvents: 0, publishedTasks: 0, countedTasks: 0,
+    generatorSeconds: 0, generatorRate: 0, cpuSeconds: purge.busyMs / 1000, cpuUsPerEvent: 0, peakRssMB: 0, finalRssMB: 0, reconnects: 0, invalid: 0,
+    purge,
+  };
 }
 
 const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
@@ -197,6 +221,11 @@ async function nonReadingScrapers(p: Proc, clients: number): Promise<NonNullable
 function table(results: Result[]): string {
   const rows = results.map((r) => {
     if (r.skipped) return `| ${r.scenario} | ${r.broker} | skipped: ${r.skipped} ||||||||`;
+    if (r.purge) {
+      const p = r.purge;
+      const purged = p.seriesBefore - p.seriesAfter;
+      return `| ${r.scenario} | ${r.broker} | – | – | – | – | – | – | – | ${p.hosts} stale hosts, ${purged} series purged in ${p.ticks} ticks: longest tick (event-loop stall) ${p.longestTickMs} ms, ${p.busyMs} ms busy in all |`;
+    }
     const pct = (a: number, b: number) => (Number.isNaN(a) ? '–' : `${((a / b) * 100).toFixed(2)} %`);
     const extra = r.scrapers
       ? `${r.scrapers.clients} clients that never read /metrics: RSS ${r.scrapers.rssBeforeMB} → ${r.scrapers.rssPeakMB} MB peak`
@@ -222,6 +251,14 @@ async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error('build first: npm run build');
   const results: Result[] = [];
   for (const s of SCENARIOS.filter((x) => wanted.includes(x.id))) {
+    if (s.purgeHosts !== undefined) {
+      // Broker-independent: run once.
+      process.stdout.write(`running ${s.id} (${s.title})\n`);
+      const r = runPurge(s);
+      results.push(r);
+      process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+      continue;
+    }
     for (const broker of BROKERS) {
       process.stdout.write(`running ${s.id} on ${broker} (${s.title})\n`);
       const r = await runScenario(s, broker);
@@ -234,6 +271,7 @@ async function main(): Promise<void> {
   for (const broker of BROKERS) {
     const file = join(ROOT, 'bench', 'results', `v${VERSION}-${broker}`);
     const mine = results.filter((r) => r.broker === broker);
+    if (mine.length === 0) continue;
     const previous: Result[] = existsSync(`${file}.json`) ? (JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { results: Result[] }).results : [];
     const merged = [...previous.filter((p) => !mine.some((r) => r.scenario === p.scenario)), ...mine].sort(
       (a, b) => SCENARIOS.findIndex((s) => s.id === a.scenario) - SCENARIOS.findIndex((s) => s.id === b.scenario),

@@ -19,6 +19,11 @@ export interface Scenario {
   lostRatio?: number;
   /** After the run: this many clients request /metrics and never read; RSS is sampled for 30 s. */
   nonReadingScrapers?: number;
+  /**
+   * No broker, no daemon: bench/purge.ts in its own process makes this many producer hosts stale
+   * at once and reports the longest Core.tick while they are purged (the event-loop stall).
+   */
+  purgeHosts?: number;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -44,6 +49,15 @@ export const SCENARIOS: Scenario[] = [
     taskNames: 100_000,
     exporterArgs: ['--max-task-names', '1000'],
     requiresFlag: '--max-task-names',
+  },
+  {
+    id: 'purge-100k',
+    title: 'purge of 100k producer hosts gone stale at once (no broker): longest tick = event-loop stall',
+    tasks: 0,
+    rate: 0,
+    taskNames: 1,
+    exporterArgs: [],
+    purgeHosts: 100_000,
   },
   { id: 'soak-10m', title: 'soak: 10 min at 10k events/s', tasks: 1_500_000, rate: 10_000, taskNames: 200, exporterArgs: [], soak: true },
   {

@@ -14,6 +14,8 @@ export interface Check {
 
 /** Redis CPU per event at 20k events/s as a fraction of the minimal subscriber's (floor-20k). */
 export const REDIS_VS_FLOOR_MAX = 0.8;
+/** Longest the event loop may be blocked by one tick while offline hosts are purged (issue 11). */
+export const PURGE_MAX_TICK_MS = 50;
 
 const find = (rs: Result[], broker: string, scenario: string) => rs.find((r) => r.broker === broker && r.scenario === scenario && r.skipped === undefined);
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
@@ -50,6 +52,20 @@ export function checkTargets(results: Result[]): Check[] {
       target: `${broker}: steady-20k ÷ floor-20k${broker === 'redis' ? ` ≤ ${REDIS_VS_FLOOR_MAX}` : ' (reported)'}`,
       measured: `${ours.cpuUsPerEvent} ÷ ${floor.cpuUsPerEvent} µs = ${x}×`,
       ok: broker === 'redis' ? x <= REDIS_VS_FLOOR_MAX : undefined,
+    });
+  }
+  for (const r of results) {
+    if (r.purge === undefined) continue;
+    const p = r.purge;
+    checks.push({
+      target: `${r.scenario}: longest tick ≤ ${PURGE_MAX_TICK_MS} ms while ${p.hosts} stale hosts are purged`,
+      measured: `${p.longestTickMs} ms (${p.ticks} ticks, ${p.busyMs} ms busy)`,
+      ok: p.longestTickMs <= PURGE_MAX_TICK_MS,
+    });
+    checks.push({
+      target: `${r.scenario}: every stale host's series purged`,
+      measured: `${p.seriesBefore - p.seriesAfter}/${p.hosts} series`,
+      ok: p.seriesBefore - p.seriesAfter === p.hosts,
     });
   }
   return checks;

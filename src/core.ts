@@ -11,7 +11,7 @@ import { MetricRegistry } from './metrics/registry.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
 import { STATE_TABLES, StateMetrics, type StateTable } from './metrics/state-metrics.js';
 import { StreamMetrics } from './metrics/stream-metrics.js';
-import { TaskMetrics } from './metrics/task-metrics.js';
+import { TaskMetrics, type HostSeen } from './metrics/task-metrics.js';
 import { WorkerMetrics } from './metrics/worker-metrics.js';
 import { EventPipeline } from './pipeline.js';
 import { BacklogSignals } from './state/backlog.js';
@@ -25,8 +25,36 @@ import { TaskTracker } from './state/task-tracker.js';
 import { WorkerState } from './state/worker-state.js';
 import { VERSION } from './version.js';
 
-/** Longest a tick spends purging offline hosts; the rest waits for the next tick (a second later). */
+/**
+ * Longest a tick spends on offline hosts (looking for stale ones, then purging them); the rest
+ * waits for the next tick (a second later).
+ */
 const PURGE_SLICE_MS = 20;
+/**
+ * Part of that slice the scan for stale producer hosts may take; it resumes on the next tick.
+ * One pass over 100,000 hosts in a single tick blocked the loop for ~80 ms on top of the purge.
+ */
+const SCAN_SLICE_MS = 10;
+/** Purging always gets at least this much of a tick, so a long scan cannot starve it. */
+const MIN_DRAIN_MS = 5;
+/**
+ * Longest a tick spends on held events whose window ran out, and on forgetting tasks past their
+ * TTL; the rest waits for the next tick. At the caps (10,000 held tasks, 100,000 tracked ones
+ * expiring together) these took ~65 and ~35 ms in one tick.
+ */
+const HELD_SLICE_MS = 10;
+const SWEEP_SLICE_MS = 10;
+
+/** Workers down in one tick logged one line each; more make one summary line. */
+const WORKERS_DOWN_LINES = 10;
+
+function* take<T>(it: Iterable<T>, n: number): IterableIterator<T> {
+  if (n <= 0) return;
+  for (const x of it) {
+    yield x;
+    if (--n === 0) return;
+  }
+}
 
 /** Defaults of the bounds a hand-built CoreConfig may leave out (buildConfig always sets them). */
 const DEFAULTS = { maxSeries: 100_000, maxWorkers: 5000, maxQueues: 1000, maxTaskNames: 1000, maxExceptionClasses: 100 };
@@ -71,13 +99,25 @@ export class Core {
   /** Hosts waiting to be purged, and the round in progress (see drainPurge). */
   private readonly purgeQueue = new Set<string>();
   private purgeRound: { hosts: number; series: number; startedAt: number; busyMs: number } | undefined;
+  /** The scan for stale producer hosts in progress: where it resumes on the next tick (see scanStale). */
+  private staleScan: { hosts: Iterator<HostSeen>; cutoff: number } | undefined;
+  private readonly sliceClock: () => number;
+  /** Workers the tick in progress marked down, handled together after it (see workersDown). */
+  private downInTick: Map<string, 'offline' | 'timeout'> | undefined;
+  /** The last TTL sweep stopped at its time slice: the next tick goes on with it. */
+  private sweepUnfinished = false;
 
   constructor(
     private readonly cfg: CoreConfig,
     private readonly log: Logger,
     now: () => number = Date.now,
-    opts: { defaultMetrics?: boolean } = {},
+    opts: {
+      defaultMetrics?: boolean;
+      /** The clock (ms) the purge's per-tick time slices are measured with (tests make them deterministic). */
+      sliceClock?: () => number;
+    } = {},
   ) {
+    this.sliceClock = opts.sliceClock ?? (() => performance.now());
     const m = cfg.metrics;
     this.registry = new MetricRegistry({
       staticLabels: m.staticLabels,
@@ -139,6 +179,7 @@ export class Core {
           this.onWorkerSeen?.(node);
         },
         onWorkerDown: (hostname, reason) => {
+          if (this.downInTick !== undefined) return void this.downInTick.set(hostname, reason);
           const stopped = this.backlog.workerDown(hostname);
           log.info({ hostname, reason, runningTasksDropped: stopped }, 'worker down');
         },
@@ -196,12 +237,13 @@ export class Core {
   /**
    * Purges queued hosts for at most PURGE_SLICE_MS, the rest on the next tick: 100,000 stale
    * hosts purged in one loop blocked the process for 899 s (no /healthz, SIGTERM ignored). One
-   * log line per round (when the queue is empty), not one per host.
+   * log line per round (when the queue is empty and no scan for stale hosts is under way), not
+   * one per host.
    */
-  private drainPurge(): void {
-    if (this.purgeQueue.size === 0) return;
-    const start = performance.now();
-    const round = (this.purgeRound ??= { hosts: 0, series: 0, startedAt: Date.now(), busyMs: 0 });
+  private drainPurge(sliceMs = PURGE_SLICE_MS): void {
+    if (this.purgeQueue.size === 0) return this.endPurgeRound();
+    const start = this.sliceClock();
+    const round = this.openPurgeRound();
     let n = 0;
     for (const host of this.purgeQueue) {
       this.purgeQueue.delete(host);
@@ -210,10 +252,20 @@ export class Core {
         round.series += this.purgeHostname(host);
         round.hosts++;
       }
-      if (++n % 64 === 0 && performance.now() - start > PURGE_SLICE_MS) break;
+      if (++n % 64 === 0 && this.sliceClock() - start > sliceMs) break;
     }
-    round.busyMs += performance.now() - start;
-    if (this.purgeQueue.size > 0) return;
+    round.busyMs += this.sliceClock() - start;
+    this.endPurgeRound();
+  }
+
+  private openPurgeRound(): NonNullable<Core['purgeRound']> {
+    return (this.purgeRound ??= { hosts: 0, series: 0, startedAt: Date.now(), busyMs: 0 });
+  }
+
+  /** Logs the round once nothing is left to purge or to look at. */
+  private endPurgeRound(): void {
+    const round = this.purgeRound;
+    if (round === undefined || this.purgeQueue.size > 0 || this.staleScan !== undefined) return;
     this.purgeRound = undefined;
     if (round.hosts === 0) return;
     this.log.info(
@@ -222,21 +274,84 @@ export class Core {
     );
   }
 
-  /** Time-driven state: worker liveness every call, TTL sweep and producer purge every 10th. Call once a second. */
-  tick(nowMs: number): void {
-    this.tasks.flushHeld(nowMs);
-    this.workers.tick(nowMs);
-    this.drainPurge();
-    if (++this.ticks % 10 !== 0) return;
-    this.tracker.sweep(nowMs);
-    const purgeAfter = this.cfg.workers.purgeAfter;
-    if (purgeAfter <= 0) return;
-    const cutoff = nowMs - purgeAfter * 1000;
-    const stale: string[] = [];
-    for (const [host, lastSeen] of this.taskMetrics.hostnames()) {
-      if (lastSeen < cutoff && !this.workers.isKnown(host)) stale.push(host);
+  /**
+   * Queues the producer hosts not seen for --purge-offline-worker-metrics (and not known as
+   * workers: the worker table purges those), for at most SCAN_SLICE_MS; the scan resumes where
+   * it stopped on the next tick. A pass judges every host against the time it started (hosts
+   * going stale meanwhile are the next pass's), so hosts that went stale together make one round.
+   * Returns the milliseconds it took.
+   */
+  private scanStale(): number {
+    const scan = this.staleScan;
+    if (scan === undefined) return 0;
+    const start = this.sliceClock();
+    const { hosts, cutoff } = scan;
+    let n = 0;
+    for (;;) {
+      const r = hosts.next();
+      if (r.done === true) {
+        this.staleScan = undefined;
+        break;
+      }
+      const h = r.value;
+      if (h.lastSeen < cutoff && !this.workers.isKnown(h.hostname)) this.purgeQueue.add(h.hostname);
+      if (++n % 256 === 0 && this.sliceClock() - start > SCAN_SLICE_MS) break;
     }
-    for (const host of stale) this.purgeQueue.add(host);
-    this.drainPurge();
+    const ms = this.sliceClock() - start;
+    if (this.purgeRound !== undefined) this.purgeRound.busyMs += ms;
+    return ms;
+  }
+
+  /**
+   * Workers that timed out in the same tick: their running tasks are dropped in one pass over the
+   * in-flight map (one pass each took 5 s for 5,000 workers and 100,000 tracked tasks).
+   */
+  private workersDown(down: ReadonlyMap<string, 'offline' | 'timeout'>): void {
+    const stopped = this.backlog.workersDown(new Set(down.keys()));
+    if (down.size <= WORKERS_DOWN_LINES) {
+      for (const [hostname, reason] of down) {
+        this.log.info({ hostname, reason, runningTasksDropped: stopped.get(hostname) ?? 0 }, 'worker down');
+      }
+      return;
+    }
+    // 5,000 lines took ~40 ms of the same tick: one line for them all, naming a few.
+    let dropped = 0;
+    for (const n of stopped.values()) dropped += n;
+    const reasons: Record<string, number> = {};
+    for (const r of down.values()) reasons[r] = (reasons[r] ?? 0) + 1;
+    const hostnames = [...take(down.keys(), WORKERS_DOWN_LINES)];
+    this.log.info({ workers: down.size, reasons, runningTasksDropped: dropped, hostnames }, 'workers down');
+  }
+
+  /**
+   * Time-driven state: worker liveness every call, TTL sweep and the start of a scan for stale
+   * producer hosts every 10th; a scan in progress and queued purges go on in slices. Call once a second.
+   */
+  tick(nowMs: number): void {
+    const heldStart = this.sliceClock();
+    this.tasks.flushHeld(nowMs, () => this.sliceClock() - heldStart > HELD_SLICE_MS);
+    const down = (this.downInTick = new Map());
+    try {
+      this.workers.tick(nowMs);
+    } finally {
+      this.downInTick = undefined;
+    }
+    if (down.size > 0) this.workersDown(down);
+    const tenth = ++this.ticks % 10 === 0;
+    if (tenth || this.sweepUnfinished) {
+      const sweepStart = this.sliceClock();
+      this.tracker.sweep(nowMs, () => this.sliceClock() - sweepStart > SWEEP_SLICE_MS);
+      this.sweepUnfinished = this.tracker.hasExpired(nowMs);
+    }
+    if (tenth) {
+      // A scan still under way (more hosts than one slice covers) is left to finish, and the
+      // hosts it queued to be purged, before the next one starts.
+      const idle = this.staleScan === undefined && this.purgeQueue.size === 0;
+      if (this.cfg.workers.purgeAfter > 0 && idle && this.taskMetrics.hostCount > 0) {
+        this.staleScan = { hosts: this.taskMetrics.hostClocks(), cutoff: nowMs - this.cfg.workers.purgeAfter * 1000 };
+      }
+    }
+    const scanMs = this.scanStale();
+    this.drainPurge(Math.max(MIN_DRAIN_MS, PURGE_SLICE_MS - scanMs));
   }
 }

@@ -21,6 +21,13 @@ const MAX_FOLDED_EXCEPTIONS = 10_000;
 
 const HOST_LABELS = ['name', 'hostname', 'queue_name'] as const;
 
+/** When a hostname was last seen on a task event, shared by all its series (the purge reads it). */
+export class HostSeen {
+  /** Local time (ms). */
+  lastSeen = 0;
+  constructor(readonly hostname: string) {}
+}
+
 /** Counter series of one (name, hostname, queue_name), created on first use. */
 export class HostSeries {
   sent: CounterChild | undefined;
@@ -34,8 +41,6 @@ export class HostSeries {
   compatRuntime: HistogramChild | undefined;
   /** Set once the worker-side counters were created at 0 (see TaskMetrics.zeroWorkerSide). */
   zeroed = false;
-  /** Local time (ms) this hostname was last seen on a task event; used by the purge. */
-  lastSeen = 0;
   /** Set when the purge dropped this hostname: holders must look the series up again. */
   purged = false;
   constructor(
@@ -44,7 +49,16 @@ export class HostSeries {
     readonly queue: string,
     /** Label values of the (name, hostname, queue_name) counters, hostname left out when dropped. */
     readonly values: readonly string[],
+    /** The hostname's last-seen clock, one per hostname across task names and queues. */
+    readonly seen: HostSeen,
   ) {}
+  /** Local time (ms) this hostname was last seen on a task event; used by the purge. */
+  get lastSeen(): number {
+    return this.seen.lastSeen;
+  }
+  set lastSeen(ms: number) {
+    this.seen.lastSeen = ms;
+  }
 }
 
 /** Histogram series of one (name, queue_name), created on first use. */
@@ -84,6 +98,12 @@ export class TaskMetrics {
 
   private readonly hostCache = new Map<string, Map<string, Map<string, HostSeries>>>();
   private readonly nqCache = new Map<string, Map<string, NameQueueSeries>>();
+  /**
+   * hostname → its last-seen clock, for the hostnames with cached series: the purge scans this
+   * flat map (one entry per host) instead of every (name, host, queue), and can resume a scan
+   * across ticks with a live iterator (see hostClocks).
+   */
+  private readonly seenByHost = new Map<string, HostSeen>();
   private readonly dropHostname: boolean;
   private readonly dropException: boolean;
   private readonly maxExceptions: number;
@@ -164,10 +184,16 @@ export class TaskMetrics {
     let byQueue = byHost?.get(hostname);
     let s = byQueue?.get(queue);
     if (s !== undefined) return s;
-    s = new HostSeries(name, hostname, queue, this.dropHostname ? [name, queue] : [name, hostname, queue]);
+    const full = this.reg.full;
+    let seen = this.seenByHost.get(hostname);
+    if (seen === undefined) {
+      seen = new HostSeen(hostname);
+      if (!full) this.seenByHost.set(hostname, seen);
+    }
+    s = new HostSeries(name, hostname, queue, this.dropHostname ? [name, queue] : [name, hostname, queue], seen);
     // At the series cap a new label set is not cached either (its series are refused and counted
     // by the registry), so a flood of label values cannot grow memory.
-    if (this.reg.full) return s;
+    if (full) return s;
     if (byHost === undefined) this.hostCache.set(name, (byHost = new Map()));
     if (byQueue === undefined) byHost.set(hostname, (byQueue = new Map()));
     byQueue.set(queue, s);
@@ -306,19 +332,28 @@ export class TaskMetrics {
     (nq.latency ??= this.latency.labels(nq.name, nq.queue)).observe(seconds);
   }
 
-  /** Hostnames with task series and when they were last seen (ms), for the purge. */
+  /** Hostnames with task series and when they were last seen (ms), for the state file. */
   *hostnames(): IterableIterator<[string, number]> {
-    const seen = new Map<string, number>();
-    for (const byHost of this.hostCache.values()) {
-      for (const [host, byQueue] of byHost) {
-        for (const s of byQueue.values()) seen.set(host, Math.max(seen.get(host) ?? 0, s.lastSeen));
-      }
-    }
-    yield* seen;
+    for (const h of this.seenByHost.values()) yield [h.hostname, h.lastSeen];
+  }
+
+  /**
+   * The hostnames' last-seen clocks, as a live iterator: a purge scan keeps it across ticks and
+   * resumes where it stopped. Hosts forgotten meanwhile are skipped, hosts added meanwhile are
+   * visited (Map iteration order is insertion order, and survives deletions).
+   */
+  hostClocks(): IterableIterator<HostSeen> {
+    return this.seenByHost.values();
+  }
+
+  /** Hostnames with cached task series. */
+  get hostCount(): number {
+    return this.seenByHost.size;
   }
 
   /** Drops the cached series of a hostname after the registry removed them. */
   forgetHost(hostname: string): void {
+    this.seenByHost.delete(hostname);
     for (const [name, byHost] of this.hostCache) {
       const byQueue = byHost.get(hostname);
       if (byQueue !== undefined) for (const s of byQueue.values()) s.purged = true;

@@ -81,14 +81,25 @@ export class BacklogSignals {
    * running (an acks_late task that is redelivered starts again under its own uuid's record).
    */
   workerDown(hostname: string): number {
-    let n = 0;
+    return this.workersDown(new Set([hostname])).get(hostname) ?? 0;
+  }
+
+  /**
+   * workerDown for several workers in one pass over the in-flight map (returns how many tasks
+   * each had running): one pass per worker was 5 s when 5,000 workers timed out in the same tick
+   * with 100,000 tasks tracked.
+   */
+  workersDown(hostnames: ReadonlySet<string>): Map<string, number> {
+    const stopped = new Map<string, number>();
+    if (hostnames.size === 0) return stopped;
     for (const r of this.tracker.values()) {
-      if (r.hostname === hostname && r.started === r.started) {
+      const h = r.hostname;
+      if (h !== undefined && r.started === r.started && hostnames.has(h)) {
         r.started = NaN;
-        n++;
+        stopped.set(h, (stopped.get(h) ?? 0) + 1);
       }
     }
-    return n;
+    return stopped;
   }
 }
 

@@ -75,18 +75,19 @@ export class ReorderBuffer {
     return h.events;
   }
 
-  /** Removes and returns what waited longer than the window (or overflows the cap), oldest first. */
-  expired(nowMs: number): Array<[string, HeldEvent[]]> {
-    const out: Array<[string, HeldEvent[]]> = [];
+  /**
+   * Removes and yields what waited longer than the window (or overflows the cap), oldest first.
+   * `stop` (asked every 64 tasks) ends it early for the tasks that only waited out their window:
+   * they wait for the next call. Those over the cap are always released, so the cap holds.
+   */
+  *expired(nowMs: number, stop?: () => boolean): IterableIterator<[string, HeldEvent[]]> {
+    let n = 0;
     for (const [uuid, h] of this.held) {
-      if (nowMs - h.since < this.windowMs && this.held.size - out.length <= MAX_HELD) break;
-      out.push([uuid, h.events]);
-    }
-    for (const [uuid, events] of out) {
+      if (this.held.size <= MAX_HELD && (nowMs - h.since < this.windowMs || (stop !== undefined && ++n % 64 === 0 && stop()))) break;
       this.held.delete(uuid);
-      const name = events[0]?.ev['name'];
+      const name = h.events[0]?.ev['name'];
       if (typeof name === 'string' && !this.sentNames.has(name) && this.noSentNames.size < MAX_NAMES) this.noSentNames.add(name);
+      yield [uuid, h.events];
     }
-    return out;
   }
 }

@@ -71,8 +71,8 @@ export class TaskEventHandler {
   }
 
   /** Applies held events whose task-sent did not come within the window (then with queue "unknown"). */
-  flushHeld(nowMs: number): void {
-    for (const [uuid, held] of this.reorder.expired(nowMs)) {
+  flushHeld(nowMs: number, stop?: () => boolean): void {
+    for (const [uuid, held] of this.reorder.expired(nowMs, stop)) {
       for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs, h.hostname);
     }
   }

@@ -79,17 +79,24 @@ export class TaskTracker {
     this.map.delete(uuid);
   }
 
-  /** Forgets records older than the TTL. */
-  sweep(nowMs: number): number {
+  /** Forgets records older than the TTL; `stop` (asked every 256 records) ends it early. */
+  sweep(nowMs: number, stop?: () => boolean): number {
     const cutoff = nowMs - this.opts.ttlSeconds * 1000;
     let n = 0;
     for (const [uuid, r] of this.map) {
       if (r.createdAt > cutoff) break;
+      if (stop !== undefined && n > 0 && n % 256 === 0 && stop()) break;
       this.map.delete(uuid);
       this.opts.onEvict('ttl');
       n++;
     }
     return n;
+  }
+
+  /** Whether records older than the TTL are left (a sweep stopped early). */
+  hasExpired(nowMs: number): boolean {
+    const oldest = this.map.values().next().value;
+    return oldest !== undefined && oldest.createdAt <= nowMs - this.opts.ttlSeconds * 1000;
   }
 
   /** uuid → record, oldest first (the state file keeps this order, and so the TTL). */
