@@ -93,7 +93,9 @@ export function workloadSuite(broker: BrokerUnderTest): void {
     });
 
     it('labels failures with the exception class', () => {
-      const failed = select(samples, 'celery_task_failed_total', { hostname: W1 });
+      // Every worker-side (name, hostname, queue) also has its zero-started failed series (exception="").
+      const failed = select(samples, 'celery_task_failed_total', { hostname: W1 }).filter((s) => s.labels['exception'] !== '');
+      expect(select(samples, 'celery_task_failed_total', { hostname: W1, exception: '' }).every((s) => s.value === 0)).toBe(true);
       expect(failed.map((s) => [s.labels['name'], s.labels['exception'], s.labels['queue_name'], s.value]).sort()).toEqual([
         ['tests.fail_key', 'KeyError', QB, 1],
         ['tests.fail_value', 'ValueError', QA, 2],
