@@ -36,6 +36,15 @@ export interface TaskEventHooks {
  */
 export class TaskEventHandler {
   private readonly reorder: ReorderBuffer;
+  /**
+   * Tasks that finished in the last FINISHED_KEEP_MS, oldest first: a retried task's earlier
+   * attempt can report after its last one finished (the pool child that ran attempt 0 is
+   * preempted between publishing the retry and handing its result to the main process, which
+   * meanwhile runs attempt 1 to the end; the retry's task-sent comes over the child's own
+   * connection). Such a late task-retried / task-sent is counted under the finished task's labels
+   * and recreates no record (it used to count as name "unknown" and leave a task tracked forever).
+   */
+  private readonly finishedRecently = new Map<string, { r: TaskRecord; atMs: number }>();
 
   constructor(
     private readonly tracker: TaskTracker,
@@ -75,6 +84,16 @@ export class TaskEventHandler {
     for (const [uuid, held] of this.reorder.expired(nowMs, stop)) {
       for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs, h.hostname);
     }
+    for (const [uuid, f] of this.finishedRecently) {
+      if (nowMs - f.atMs < FINISHED_KEEP_MS) break;
+      this.finishedRecently.delete(uuid);
+    }
+  }
+
+  /** The record of a task that finished lately and is not tracked again, if any. */
+  private recentlyFinished(uuid: string): TaskRecord | undefined {
+    if (this.finishedRecently.size === 0 || this.tracker.get(uuid) !== undefined) return undefined;
+    return this.finishedRecently.get(uuid)?.r;
   }
 
   /**
@@ -131,6 +150,18 @@ export class TaskEventHandler {
   }
 
   private sent(ev: RawEvent, uuid: string, ts: number, hostname: string, nowMs: number): void {
+    const done = this.recentlyFinished(uuid);
+    if (done !== undefined) {
+      // A retry's task-sent after the task finished: counted, and the queue wait its attempt waited for.
+      const attempt = retriesOf(ev, done.sentAttempt + 1);
+      if (attempt === done.awaitSentAttempt) {
+        const due = maxKnown(ts, parseEta(ev['eta']));
+        if (due === due) this.metrics.observeQueueWait(this.nq(done), Math.max(0, done.awaitSentStarted - due));
+        done.awaitSentAttempt = -1;
+      }
+      this.metrics.countSent(this.series(done, hostname, nowMs));
+      return;
+    }
     const r = this.tracker.getOrCreate(uuid, nowMs);
     const name = this.labels.name(ev['name']);
     if (name !== undefined && r.name === undefined) r.name = name;
@@ -161,7 +192,7 @@ export class TaskEventHandler {
       if (due === due) this.metrics.observeQueueWait(this.nq(r), Math.max(0, r.awaitSentStarted - due));
       r.awaitSentAttempt = -1;
     }
-    if (Number.isNaN(r.firstSent)) {
+    if (Number.isNaN(r.firstSent) || (attempt === 0 && ts < r.firstSent)) {
       r.firstSent = ts;
       r.firstEta = eta;
     }
@@ -213,10 +244,11 @@ export class TaskEventHandler {
       sent = r.prevSent;
       if (eta !== eta) eta = r.prevEta;
     }
-    if (sent !== sent && eta !== eta && r.sentAttempt >= 0 && r.sentAttempt < r.attempt) {
+    if (sent !== sent && eta !== eta && r.sentAttempt >= 0 && r.sentAttempt !== r.attempt) {
       // The producer sends task-sent, but this attempt's has not come yet: a retry is published
       // by the pool child before its task-sent, and the main process may receive and start it
       // first (on RabbitMQ 10 of 20 retries did). Its queue wait is observed when task-sent comes.
+      // Likewise the producer's task-sent of attempt 0 can come after the retry's (sentAttempt 1).
       r.awaitSentAttempt = r.attempt;
       r.awaitSentStarted = ts;
     } else {
@@ -231,6 +263,8 @@ export class TaskEventHandler {
   }
 
   private retried(uuid: string, ts: number, hostname: string, nowMs: number): void {
+    const done = this.recentlyFinished(uuid);
+    if (done !== undefined) return this.metrics.countRetried(this.series(done, hostname, nowMs));
     const r = this.tracker.getOrCreate(uuid, nowMs);
     this.metrics.countRetried(this.series(r, hostname, nowMs));
     const ended = r.retried++;
@@ -267,6 +301,9 @@ export class TaskEventHandler {
     if (from === from && ts === ts) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
     this.hooks.onFinished?.(r.name, state, ts);
     this.tracker.delete(uuid);
+    this.finishedRecently.delete(uuid);
+    this.finishedRecently.set(uuid, { r, atMs: nowMs });
+    if (this.finishedRecently.size > MAX_FINISHED_KEPT) this.finishedRecently.delete(this.finishedRecently.keys().next().value as string);
   }
 
   private series(r: TaskRecord, hostname: string, nowMs: number) {
@@ -287,6 +324,10 @@ export class TaskEventHandler {
     return (r.nq ??= this.metrics.nameQueue(r.name ?? UNKNOWN, r.queue ?? UNKNOWN));
   }
 }
+
+/** How long, and how many, finished tasks are remembered for their late task-retried / task-sent. */
+const FINISHED_KEEP_MS = 10_000;
+const MAX_FINISHED_KEPT = 10_000;
 
 /** max of two timestamps where NaN means "unknown" (NaN only if both are unknown). */
 function maxKnown(a: number, b: number): number {

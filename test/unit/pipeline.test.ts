@@ -338,6 +338,37 @@ describe('a retried task (attempts matched by `retries`, not by arrival order)',
     });
   }
 
+  // Under load the pool child that ran attempt 0 can be preempted between publishing the retry
+  // and handing its result back: the main process runs attempt 1 to the end first, so task-retried
+  // (and the child's task-sent of the retry) come after task-succeeded; and the producer's
+  // task-sent of attempt 0 can come after the retry's (held events released by the retry's).
+  const sent0 = sent('r', { retries: 0 });
+  const [recv0, start0] = [first[1]!, first[2]!];
+  for (const [order, events] of [
+    ['task-retried after the task finished', [sent0, recv0, start0, resent, ...second, done, retried]],
+    ['the retry’s task-sent and task-retried after the task finished', [sent0, recv0, start0, ...second, done, resent, retried]],
+    ['the producer’s task-sent after the retry’s (attempt 0 held)', [recv0, start0, resent, sent0, retried, ...second, done]],
+    ['the producer’s task-sent after the task finished', [recv0, start0, resent, retried, ...second, done, sent0]],
+  ] as const) {
+    it(`counts each event under the task's labels and keeps no record: ${order}`, () => {
+      const t = makeCore();
+      // The name is known from an earlier task-sent, so a task-received without one is held.
+      t.feed(sent('x'));
+      t.feed(ev('task-succeeded', 'x', T0));
+      for (const e of events) t.feed(e);
+      t.advance(3000);
+      const s = t.samples();
+      expect(value(s, 'celery_task_retried_total', { ...l, hostname: 'w1@host' })).toBe(1);
+      expect(sum(s, 'celery_task_retried_total', { name: 'unknown' })).toBe(0);
+      expect(value(s, 'celery_task_queue_wait_seconds_count', l)).toBe(2);
+      expect(value(s, 'celery_task_prefetch_wait_seconds_count', l)).toBe(2);
+      expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(1 + 0.25, 6);
+      expect(value(s, 'celery_task_runtime_seconds_count', { ...l, state: 'succeeded' })).toBe(1);
+      expect(sum(s, 'celery_task_sent_total', l)).toBe(3);
+      expect(value(s, 'celery_exporter_tracked_tasks')).toBe(0);
+    });
+  }
+
   it('the retry’s queue wait comes from its own task-sent even when the first started is stamped after it', () => {
     // The main process stamps task-started when it handles the pool's accept, which can be after
     // the child already ran the task and published the retry: started 1.1 > retry sent 1.05.
