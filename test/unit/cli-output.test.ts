@@ -51,6 +51,28 @@ describe('events: one line per event of the captured stream', () => {
     }
   });
 
+  it('--json fills name and queue from the task\'s earlier events, in whichever order they come', () => {
+    const lines: string[] = [];
+    const log = new EventLog({ types: [], tasks: [], workers: ['w'] }, (l) => lines.push(l), true);
+    const feed = (e: Record<string, unknown>) => log.onAmqpMessage(Buffer.from(JSON.stringify(e)), 'application/json', 'utf-8');
+    // task-sent first: the later events of the task get its name and queue.
+    feed({ type: 'task-sent', uuid: 'a', hostname: 'gen1@h', name: 'tests.add', queue: 'qb' });
+    feed({ type: 'task-received', uuid: 'a', hostname: 'w', name: 'tests.add' });
+    feed({ type: 'task-succeeded', uuid: 'a', hostname: 'w', result: '2' });
+    // Celery publishes task-sent after the task message, so a fast worker can finish first: the
+    // name is known from task-received, the queue is not yet, and nothing is made up.
+    feed({ type: 'task-received', uuid: 'b', hostname: 'w', name: 'tests.add' });
+    feed({ type: 'task-succeeded', uuid: 'b', hostname: 'w', result: '4' });
+    feed({ type: 'task-sent', uuid: 'b', hostname: 'gen1@h', name: 'tests.add', queue: 'qb' });
+    const out = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(out.map((e) => [e['type'], e['uuid'], e['name'], e['queue']])).toEqual([
+      ['task-received', 'a', 'tests.add', 'qb'],
+      ['task-succeeded', 'a', 'tests.add', 'qb'],
+      ['task-received', 'b', 'tests.add', undefined],
+      ['task-succeeded', 'b', 'tests.add', undefined],
+    ]);
+  });
+
   it('counts unreadable messages instead of printing them', () => {
     const lines: string[] = [];
     const log = new EventLog({ types: [], tasks: [], workers: [] }, (l) => lines.push(l), false);
