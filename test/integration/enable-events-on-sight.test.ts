@@ -4,8 +4,7 @@ import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { parseMetrics, sum, value, waitFor } from '../helpers/metrics.js';
-import { createVhost, type TestVhost } from '../helpers/rabbitmq.js';
-import { OwnRedis } from '../helpers/redis-server.js';
+import { ownBrokers, type TestBroker } from '../helpers/own-brokers.js';
 
 /**
  * A worker started without -E after the exporter: the periodic enable_events broadcast is an hour
@@ -13,13 +12,8 @@ import { OwnRedis } from '../helpers/redis-server.js';
  * can turn its task events on. A task sent 3 s after the worker came online must be counted.
  * Before: nothing was counted until the next periodic broadcast (0 of 3 tasks).
  */
-interface Broker {
-  label: string;
-  setup(): Promise<string>;
-  teardown(): Promise<void>;
-}
 
-function onSightSuite(broker: Broker): void {
+function onSightSuite(broker: TestBroker): void {
   describe(`${broker.label}: a worker started without -E`, () => {
     const id = uid();
     const queue = `noe-${id}`;
@@ -62,26 +56,4 @@ function onSightSuite(broker: Broker): void {
   });
 }
 
-let redis: OwnRedis | undefined;
-onSightSuite({
-  label: 'Redis',
-  async setup() {
-    redis = await OwnRedis.start();
-    return redis.url(0);
-  },
-  async teardown() {
-    await redis?.stop();
-  },
-});
-
-let vhost: TestVhost | undefined;
-onSightSuite({
-  label: 'RabbitMQ',
-  async setup() {
-    vhost = await createVhost('on-sight');
-    return vhost.url;
-  },
-  async teardown() {
-    await vhost?.remove();
-  },
-});
+for (const broker of ownBrokers('on-sight')) onSightSuite(broker);

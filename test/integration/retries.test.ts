@@ -4,8 +4,7 @@ import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
 import { startExporter, type Exporter } from '../helpers/exporter.js';
 import { uid } from '../helpers/ids.js';
 import { parseMetrics, sum, waitFor, type Sample } from '../helpers/metrics.js';
-import { createVhost, type TestVhost } from '../helpers/rabbitmq.js';
-import { OwnRedis } from '../helpers/redis-server.js';
+import { ownBrokers, type TestBroker } from '../helpers/own-brokers.js';
 
 /**
  * Retried tasks against a real prefork worker (-c 4): the retry's task-received/task-started
@@ -16,13 +15,8 @@ import { OwnRedis } from '../helpers/redis-server.js';
  */
 const TASKS = 20;
 
-interface Broker {
-  label: string;
-  setup(): Promise<string>;
-  teardown(): Promise<void>;
-}
 
-function retrySuite(broker: Broker): void {
+function retrySuite(broker: TestBroker): void {
   describe(`${broker.label}: tasks that retry once`, () => {
     const id = uid();
     const queue = `retry-${id}`;
@@ -80,26 +74,4 @@ function retrySuite(broker: Broker): void {
   });
 }
 
-let redis: OwnRedis | undefined;
-retrySuite({
-  label: 'Redis',
-  async setup() {
-    redis = await OwnRedis.start();
-    return redis.url(0);
-  },
-  async teardown() {
-    await redis?.stop();
-  },
-});
-
-let vhost: TestVhost | undefined;
-retrySuite({
-  label: 'RabbitMQ',
-  async setup() {
-    vhost = await createVhost('retries');
-    return vhost.url;
-  },
-  async teardown() {
-    await vhost?.remove();
-  },
-});
+for (const broker of ownBrokers('retries')) retrySuite(broker);
