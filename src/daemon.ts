@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { buildEventPath, type EventPath } from './app/event-path.js';
 import { AmqpEventConsumer } from './broker/amqp/event-consumer.js';
 import { amqpPollers } from './broker/amqp/pollers.js';
 import { RedisEventSubscriber } from './broker/redis/event-subscriber.js';
@@ -7,7 +8,6 @@ import type { EventTransport, TransportHooks } from './broker/transport.js';
 import type { Config } from './config/config.js';
 import { setUpContinuity } from './continuity/wire.js';
 import { scrub } from './config/secrets.js';
-import { Core } from './core.js';
 import { HttpServer } from './http/server.js';
 import { WebConfigFile } from './http/web-config.js';
 import type { Logger } from './log.js';
@@ -22,31 +22,25 @@ const STOP_BUDGET_MS = 700;
 
 export interface Daemon {
   readonly address: AddressInfo;
-  readonly core: Core;
   stop(): Promise<void>;
 }
 
-/** Wires broker → core (decoder → state → metrics) → HTTP, and the once-a-second tick. */
+/**
+ * Wires config → metrics → state → pipeline (buildEventPath) → transport → collectors → HTTP,
+ * and the once-a-second tick; each part gets only what it uses.
+ */
 export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
-  const core = new Core(
-    {
-      metrics: cfg.metrics,
-      workers: cfg.workers,
-      brokerMasked: cfg.broker.url.masked,
-      transport: cfg.broker.url.transport,
-      queues: cfg.queues.names,
-    },
-    log,
-  );
-  core.self.reconnects.labels('events');
+  const parts = buildEventPath(cfg, log);
+  const { metrics, state, pipeline } = parts;
+  metrics.self.reconnects.labels('events');
   // Restores --state-file before any event is counted.
-  const continuity = setUpContinuity(cfg, core, log);
+  const continuity = setUpContinuity(cfg, { metrics, state }, log);
   let stopping = false;
   let readySince = 0;
   const hooks: TransportHooks = {
-    pipeline: core.pipeline,
+    pipeline,
     onReadyChange: (ready, reason) => {
-      core.self.brokerUp.set(ready ? 1 : 0);
+      metrics.self.brokerUp.set(ready ? 1 : 0);
       if (ready) readySince = Date.now();
       // The one line per outage and the one per recovery, same on both brokers (the pollers and
       // remote control stay quiet while the broker is down: PollScheduler's brokerDown).
@@ -55,10 +49,10 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
       else if (stopping) log.info({ broker: cfg.broker.url.masked }, 'broker connection closed: shutting down');
       else log.warn({ broker: cfg.broker.url.masked }, `broker not ready: ${scrub(reason)}`);
     },
-    onReconnect: (component) => core.self.reconnects.labels(component).inc(),
-    eventLagSeconds: () => core.pipeline.lagSeconds(),
+    onReconnect: (component) => metrics.self.reconnects.labels(component).inc(),
+    eventLagSeconds: () => pipeline.lagSeconds(),
     onEventsDropped: () => {
-      core.stream.droppedSuspected.inc();
+      metrics.stream.droppedSuspected.inc();
       continuity.onEventsLost();
     },
   };
@@ -77,7 +71,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
       // The response ends only once the state file holds values at least as new (see continuity/persister.ts).
       metrics: {
         before: async () => pollers?.refresh(scrapeWaitMs),
-        render: (write) => core.registry.renderTo(write),
+        render: (write) => metrics.registry.renderTo(write),
         after: () => continuity.afterScrape(),
       },
       notReadyReason: () => (transport.ready ? undefined : 'broker not connected or not subscribed'),
@@ -91,22 +85,21 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log, {
+  pollers = new PollScheduler(createPollers(cfg, parts, log, continuity.mailbox), metrics.self, log, {
     // Down, or back for less than 5 s (the pollers' own clients reconnect on their own backoff).
     brokerDown: () => !transport.ready || Date.now() - readySince < 5000,
     brokerUnreachable: () => !transport.ready,
   });
   const scheduler = pollers;
-  if (cfg.queues.minPollInterval > 0) core.onTaskSent = () => scheduler.nudge();
+  if (cfg.queues.minPollInterval > 0) state.onTaskSent(() => scheduler.nudge());
   pollers.start();
   continuity.start();
 
-  const timer = setInterval(() => core.tick(Date.now()), 1000);
+  const timer = setInterval(() => state.tick(Date.now()), 1000);
   timer.unref();
 
   return {
     address,
-    core,
     async stop() {
       stopping = true;
       clearInterval(timer);
@@ -138,7 +131,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
 }
 
 /** The background pollers for this broker; each issue's collectors are added here. */
-function createPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
+function createPollers(cfg: Config, { metrics, state }: Pick<EventPath, 'metrics' | 'state'>, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
   const schedules: PollerSchedule[] = [];
   const every = {
     intervalMs: cfg.queues.pollInterval * 1000,
@@ -146,22 +139,22 @@ function createPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox):
     minIntervalMs: cfg.queues.minPollInterval > 0 ? cfg.queues.minPollInterval * 1000 : undefined,
   };
   if (cfg.broker.url.transport === 'redis') {
-    core.self.reconnects.labels('queues');
+    metrics.self.reconnects.labels('queues');
     const poller = new RedisQueuePoller(
       cfg.broker,
       {
-        queues: core.queues,
-        queueMetrics: core.queueMetrics,
-        brokerMetrics: core.brokerMetrics,
-        onReconnect: () => core.self.reconnects.labels('queues').inc(),
+        queues: state.queues,
+        queueMetrics: metrics.queues,
+        brokerMetrics: metrics.broker,
+        onReconnect: () => metrics.self.reconnects.labels('queues').inc(),
       },
       { discoveryIntervalMs: cfg.queues.discoveryInterval * 1000, forgetAfterMs: cfg.queues.forgetAfter * 1000 },
       log,
     );
     schedules.push({ poller, ...every });
   }
-  if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, core, log));
-  schedules.push(...remoteControlPollers(cfg, core, log, mailbox));
+  if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, { metrics, state }, log));
+  schedules.push(...remoteControlPollers(cfg, { metrics, state }, log, mailbox));
   return schedules;
 }
 

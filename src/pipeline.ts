@@ -58,11 +58,12 @@ export class EventPipeline {
       if (t.startsWith('task-')) this.routes.set(t, { kind: 'task', type: t as TaskEventType, counter: self.event(t) });
       else this.routes.set(t, { kind: 'worker', type: t as WorkerEventType, counter: self.event(t) });
     }
-    const lag = self.lag;
-    self.lagFamily.collect = () => {
-      const v = this.lagSeconds();
-      if (v === v) lag.set(v);
-    };
+  }
+
+  /** Sets celery_exporter_event_lag_seconds (a scrape step: the wiring adds it to the registry). */
+  updateLagGauge(): void {
+    const v = this.lagSeconds();
+    if (v === v) this.self.lag.set(v);
   }
 
   /** Median event lag over the last LAG_WINDOW messages with a plausible timestamp; NaN before any. */

@@ -1,11 +1,11 @@
 import { pino } from 'pino';
-import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../../src/config/defaults.js';
-import { Core, type CoreConfig } from '../../src/core.js';
+import { buildEventPath } from '../../src/app/event-path.js';
+import { configFromArgs } from '../../src/config/from-args.js';
 import { cell } from './generated.js';
 
 /**
  * The metric reference of docs/metrics.md, generated from the registry the daemon serves: a
- * Core built without any I/O (as the unit tests build it), with every optional family switched
+ * event path built without any I/O (as the unit tests build it), with every optional family switched
  * on (`--metric-names celery-exporter`). Checked against the code and against the golden file's
  * families by test/unit/docs-reference.test.ts.
  */
@@ -16,33 +16,18 @@ export interface FamilyDoc {
   help: string;
 }
 
-const CONFIG: CoreConfig = {
-  brokerMasked: 'redis://localhost:6379/0',
-  transport: 'redis',
-  workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false },
-  metrics: {
-    runtimeBuckets: DEFAULT_RUNTIME_BUCKETS,
-    queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS,
-    latencyBuckets: DEFAULT_LATENCY_BUCKETS,
-    staticLabels: {},
-    celeryExporterNames: true,
-    maxTrackedTasks: 1000,
-    trackedTaskTtl: 3600,
-    maxLabelLength: 200,
-    longRunningTaskThreshold: 3600,
-  },
-};
+const CONFIG_ARGS = ['--broker-url', 'redis://localhost:6379/0', '--metric-names', 'celery-exporter'];
 
 /** Every family of the exporter's own registry, in registration (= exposition) order. */
 export function metricFamilies(): FamilyDoc[] {
-  const core = new Core(CONFIG, pino({ level: 'silent' }), () => 0, { defaultMetrics: false });
-  const names = core.registry
+  const { metrics } = buildEventPath(configFromArgs(CONFIG_ARGS), pino({ level: 'silent' }), { now: () => 0, defaultMetrics: false });
+  const names = metrics.registry
     .renderOwnSync()
     .split('\n')
     .filter((l) => l.startsWith('# TYPE '))
     .map((l) => l.split(' ')[2]!);
   return names.map((name) => {
-    const f = core.registry.get(name)!;
+    const f = metrics.registry.get(name)!;
     return { name, type: f.type, labels: f.labelNames, help: f.help };
   });
 }

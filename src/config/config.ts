@@ -50,19 +50,19 @@ export interface Config {
     maxTrackedTasks: number;
     trackedTaskTtl: number;
     maxLabelLength: number;
-    /** Seconds after which a running task counts as long-running; 0 = off (always set by buildConfig). */
-    longRunningTaskThreshold?: number;
-    /** Cardinality controls (always set by buildConfig; optional so hand-built configs stay short). */
-    taskNameAllow?: RegExp;
-    taskNameDeny?: RegExp;
-    maxTaskNames?: number;
-    maxExceptionClasses?: number;
-    dropLabels?: Array<'hostname' | 'exception'>;
-    maxSeries?: number;
-    maxWorkers?: number;
-    maxQueues?: number;
-    /** --periodic-task declarations (always set by buildConfig). */
-    periodicTasks?: PeriodicTask[];
+    /** Seconds after which a running task counts as long-running; 0 = off. */
+    longRunningTaskThreshold: number;
+    /** Cardinality controls (undefined: no allow/deny pattern). */
+    taskNameAllow: RegExp | undefined;
+    taskNameDeny: RegExp | undefined;
+    maxTaskNames: number;
+    maxExceptionClasses: number;
+    dropLabels: Array<'hostname' | 'exception'>;
+    maxSeries: number;
+    maxWorkers: number;
+    maxQueues: number;
+    /** --periodic-task declarations. */
+    periodicTasks: PeriodicTask[];
   };
   queues: {
     names: string[];

@@ -1,14 +1,19 @@
 import { createMailbox } from '../broker/mailbox.js';
 import type { Config } from '../config/config.js';
-import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
 import { Counter } from '../metrics/counter.js';
+import type { ExporterMetrics } from '../metrics/exporter-metrics.js';
 import { RemoteControl } from '../remote/client.js';
 import type { Mailbox } from '../remote/mailbox.js';
 import { LabelPolicy } from '../state/labels.js';
 import { StatePersister } from './persister.js';
 import { Reconciler } from './reconcile.js';
-import { fingerprint } from './snapshot.js';
+import { fingerprint, type SnapshotParts } from './snapshot.js';
+
+/** What continuity reads and registers: the snapshot's parts, and the families it counts in. */
+export interface ContinuityParts extends SnapshotParts {
+  readonly metrics: SnapshotParts['metrics'] & Pick<ExporterMetrics, 'registry' | 'self' | 'control'>;
+}
 
 /** The daemon's view of continuity: the state file and the rebuild from the workers, each optional. */
 export interface Continuity {
@@ -28,7 +33,8 @@ export interface Continuity {
 }
 
 /** Loads the state file (before any event) and builds the reconciler. */
-export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuity {
+export function setUpContinuity(cfg: Config, parts: ContinuityParts, log: Logger): Continuity {
+  const { metrics, state } = parts;
   const st = cfg.state;
   let persister: StatePersister | undefined;
   if (st?.file !== undefined) {
@@ -41,9 +47,9 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
       maxTaskNames: m.maxTaskNames,
       staticLabels: Object.entries(m.staticLabels).sort(),
     };
-    persister = new StatePersister(core, log, {
+    persister = new StatePersister(metrics.registry, parts, log, {
       path: st.file,
-      fingerprint: fingerprint(core, settings),
+      fingerprint: fingerprint(parts, settings),
       saveIntervalMs: st.saveInterval * 1000,
       scrapeMinIntervalMs: st.scrapeSaveMinInterval * 1000,
     });
@@ -53,10 +59,10 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
   let mailbox: Mailbox | undefined;
   let reconciler: Reconciler | undefined;
   if (cfg.remoteControl.inspect) {
-    const reconnects = core.self.reconnects.labels('control');
+    const reconnects = metrics.self.reconnects.labels('control');
     mailbox = createMailbox(cfg.broker, log, { onReconnect: () => reconnects.inc() });
-    const rc = new RemoteControl(mailbox, { onInvalidReply: (reason) => core.controlMetrics.invalidReplies.labels(reason).inc() });
-    const counted = core.registry.register(
+    const rc = new RemoteControl(mailbox, { onInvalidReply: (reason) => metrics.control.invalidReplies.labels(reason).inc() });
+    const counted = metrics.registry.register(
       new Counter({
         name: 'celery_exporter_reconciled_tasks_total',
         help: 'In-flight tasks changed by asking the workers (inspect active/reserved/scheduled) at start and after reconnects: added, updated, or dropped (finished unseen).',
@@ -66,8 +72,8 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
     reconciler = new Reconciler(
       {
         rc,
-        tracker: core.tracker,
-        labels: new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength, taskNames: core.taskNames }),
+        tracker: state.tracker,
+        labels: new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength, taskNames: state.taskNames }),
         counted: { added: counted.labels('added'), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
         log,
       },

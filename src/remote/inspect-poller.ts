@@ -2,6 +2,7 @@ import type { RateLimitedLog } from '../log.js';
 import type { Counter } from '../metrics/counter.js';
 import type { Gauge } from '../metrics/gauge.js';
 import type { InspectMetrics } from '../metrics/inspect-metrics.js';
+import type { ScrapeSteps } from '../metrics/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Poller } from '../pollers/poller.js';
 import type { LabelPolicy } from '../state/labels.js';
@@ -15,10 +16,12 @@ export interface InspectPollerDeps {
   metrics: InspectMetrics;
   /** Heartbeat gauges: `tasks_active` for utilisation, `info` for the worker OS. */
   workerMetrics: WorkerMetrics;
+  /** Where the utilisation gauge is recomputed at each scrape. */
+  scrape: ScrapeSteps;
   workers: Pick<WorkerState, 'hostnames' | 'isKnown'>;
   queues: QueueRegistry;
   labels: LabelPolicy;
-  /** Removes every series of a host (the core's purge). */
+  /** Removes every series of a host (the event state's purge). */
   purgeHostname(hostname: string): void;
   log: RateLimitedLog;
 }
@@ -61,7 +64,7 @@ export class InspectPoller implements Poller {
     private readonly opts: InspectPollerOptions,
     private readonly now: () => number = Date.now,
   ) {
-    d.metrics.utilization.collect = () => this.updateUtilization();
+    d.scrape.beforeRender(() => this.updateUtilization());
   }
 
   async poll(signal: AbortSignal): Promise<void> {

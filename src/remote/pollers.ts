@@ -1,8 +1,9 @@
 import { createMailbox } from '../broker/mailbox.js';
 import type { Config } from '../config/config.js';
-import type { Core } from '../core.js';
 import { RateLimitedLog, type Logger } from '../log.js';
+import type { ExporterMetrics } from '../metrics/exporter-metrics.js';
 import type { PollerSchedule } from '../pollers/poller.js';
+import type { EventState } from '../state/event-state.js';
 import { LabelPolicy } from '../state/labels.js';
 import { RemoteControl } from './client.js';
 import { EnableEventsOnSight } from './enable-events-on-sight.js';
@@ -10,14 +11,27 @@ import { EnableEventsPoller } from './enable-events-poller.js';
 import { InspectPoller, type InspectPollerOptions } from './inspect-poller.js';
 import type { Mailbox } from './mailbox.js';
 
+/** The metric families and state the inspect poller reads and writes. */
+export interface InspectParts {
+  readonly metrics: Pick<ExporterMetrics, 'registry' | 'inspect' | 'workers'>;
+  readonly state: Pick<EventState, 'workers' | 'queues' | 'purgeHostname'>;
+}
+
+/** What the remote-control pollers read and write. */
+export interface RemoteControlParts extends InspectParts {
+  readonly metrics: InspectParts['metrics'] & Pick<ExporterMetrics, 'self' | 'control'>;
+  readonly state: InspectParts['state'] & Pick<EventState, 'onWorkerSeen'>;
+}
+
 /** The remote-control pollers the configuration asks for, sharing one mailbox (connections). */
-export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
+export function remoteControlPollers(cfg: Config, parts: RemoteControlParts, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
+  const { metrics, state } = parts;
   const rcfg = cfg.remoteControl;
   if (!rcfg.inspect && !rcfg.enableEvents) return [];
   // Its connections' recoveries count as celery_exporter_reconnects_total{component="control"}.
-  const reconnects = core.self.reconnects.labels('control');
+  const reconnects = metrics.self.reconnects.labels('control');
   const rc = new RemoteControl(mailbox ?? createMailbox(cfg.broker, log, { onReconnect: () => reconnects.inc() }), {
-    onInvalidReply: (reason) => core.controlMetrics.invalidReplies.labels(reason).inc(),
+    onInvalidReply: (reason) => metrics.control.invalidReplies.labels(reason).inc(),
   });
   const rateLimited = new RateLimitedLog(log);
   const replyTimeoutMs = rcfg.replyTimeout * 1000;
@@ -25,7 +39,7 @@ export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailb
   const out: PollerSchedule[] = [];
   if (rcfg.inspect) {
     const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
-    const poller = inspectPollerFor(core, rc, labels, rateLimited, { replyTimeoutMs, purgeAfterMs: cfg.workers.purgeAfter * 1000 });
+    const poller = inspectPollerFor(parts, rc, labels, rateLimited, { replyTimeoutMs, purgeAfterMs: cfg.workers.purgeAfter * 1000 });
     out.push({ poller, intervalMs: rcfg.pollInterval * 1000, timeoutMs });
   }
   if (rcfg.enableEvents) {
@@ -33,9 +47,9 @@ export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailb
       { intervalSeconds: rcfg.enableEventsInterval },
       'broadcasting enable_events to the workers now, periodically, and to each worker when it comes online, so workers started without -E send task events (--no-enable-events turns this off)',
     );
-    const broadcasts = core.controlMetrics.enableEventsBroadcasts.labels();
-    const onSight = new EnableEventsOnSight(rc, core.controlMetrics.enableEventsOnSight, log, { replyTimeoutMs });
-    core.onWorkerSeen = (node) => onSight.workerSeen(node);
+    const broadcasts = metrics.control.enableEventsBroadcasts.labels();
+    const onSight = new EnableEventsOnSight(rc, metrics.control.enableEventsOnSight, log, { replyTimeoutMs });
+    state.onWorkerSeen((node) => onSight.workerSeen(node));
     out.push({
       poller: new EnableEventsPoller(rc, broadcasts, replyTimeoutMs, log, rateLimited, onSight),
       intervalMs: rcfg.enableEventsInterval * 1000,
@@ -45,9 +59,9 @@ export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailb
   return out;
 }
 
-/** An inspect poller writing to the core's metric families and reading its worker and queue state. */
+/** An inspect poller writing to the metric families and reading the worker and queue state. */
 export function inspectPollerFor(
-  core: Core,
+  { metrics, state }: InspectParts,
   rc: RemoteControl,
   labels: LabelPolicy,
   log: RateLimitedLog,
@@ -57,12 +71,13 @@ export function inspectPollerFor(
   return new InspectPoller(
     {
       rc,
-      metrics: core.inspectMetrics,
-      workerMetrics: core.workerMetrics,
-      workers: core.workers,
-      queues: core.queues,
+      metrics: metrics.inspect,
+      workerMetrics: metrics.workers,
+      scrape: metrics.registry,
+      workers: state.workers,
+      queues: state.queues,
       labels,
-      purgeHostname: (h) => core.purgeHostname(h),
+      purgeHostname: (h) => state.purgeHostname(h),
       log,
     },
     opts,
