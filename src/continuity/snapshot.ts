@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Core } from '../core.js';
 import type { Counter } from '../metrics/counter.js';
 import type { Histogram } from '../metrics/histogram.js';
+import type { TaskRecord, TaskTracker } from '../state/task-tracker.js';
 import type { WorkerSnapshot } from '../state/worker-state.js';
 
 /**
@@ -78,6 +79,15 @@ export function encodeSnapshot(core: Core, nowMs: number): string {
     for (const c of f.series()) rows.push([c.labelValues as string[], Array.from(c.counts), c.sum, c.count]);
     histograms[f.name] = rows;
   }
+  const timeBase = Math.floor(nowMs / 1000);
+  const { strings, tasks } = encodeTasks(core.tracker, timeBase);
+  const hosts = [...core.taskMetrics.hostnames()];
+  const snap: Snapshot = { savedAt: nowMs, counters, histograms, hosts, workers: [...core.workers.snapshot()], strings, timeBase, tasks };
+  return JSON.stringify(snap);
+}
+
+/** The in-flight tasks as the columns of Snapshot['tasks'], their strings listed once. */
+function encodeTasks(tracker: TaskTracker, timeBase: number): Pick<Snapshot, 'strings' | 'tasks'> {
   const strings: string[] = [];
   const index = new Map<string, number>();
   const ref = (s: string | undefined): number => {
@@ -90,32 +100,20 @@ export function encodeSnapshot(core: Core, nowMs: number): string {
     }
     return i;
   };
-  const timeBase = Math.floor(nowMs / 1000);
-  const n = core.tracker.size;
+  const n = tracker.size;
   const uuids: string[] = new Array<string>(n);
   const refs: number[] = new Array<number>(3 * n);
   const created: number[] = new Array<number>(n);
   const times: number[] = new Array<number>(NT * n);
   const attempts: number[] = new Array<number>(NA * n);
   let i = 0;
-  for (const [uuid, r] of core.tracker.entries()) {
+  for (const [uuid, r] of tracker.entries()) {
     uuids[i] = uuid;
     refs[3 * i] = ref(r.name);
     refs[3 * i + 1] = ref(r.queue);
     refs[3 * i + 2] = ref(r.hostname);
     created[i] = r.createdAt;
-    // NaN stays NaN, which JSON writes as null.
-    const t = NT * i;
-    times[t] = Math.round((r.sent - timeBase) * 1e6);
-    times[t + 1] = Math.round((r.firstSent - timeBase) * 1e6);
-    times[t + 2] = Math.round((r.received - timeBase) * 1e6);
-    times[t + 3] = Math.round((r.started - timeBase) * 1e6);
-    times[t + 4] = Math.round((r.eta - timeBase) * 1e6);
-    times[t + 5] = Math.round((r.firstEta - timeBase) * 1e6);
-    times[t + 6] = Math.round((r.recvEta - timeBase) * 1e6);
-    times[t + 7] = Math.round((r.prevSent - timeBase) * 1e6);
-    times[t + 8] = Math.round((r.prevEta - timeBase) * 1e6);
-    times[t + 9] = Math.round((r.awaitSentStarted - timeBase) * 1e6);
+    writeTimes(times, NT * i, r, timeBase);
     const a = NA * i;
     attempts[a] = r.sentAttempt;
     attempts[a + 1] = r.attempt;
@@ -123,17 +121,22 @@ export function encodeSnapshot(core: Core, nowMs: number): string {
     attempts[a + 3] = r.awaitSentAttempt;
     i++;
   }
-  const snap: Snapshot = {
-    savedAt: nowMs,
-    counters,
-    histograms,
-    hosts: [...core.taskMetrics.hostnames()],
-    workers: [...core.workers.snapshot()],
-    strings,
-    timeBase,
-    tasks: { uuids, refs, created, times, attempts },
-  };
-  return JSON.stringify(snap);
+  return { strings, tasks: { uuids, refs, created, times, attempts } };
+}
+
+/** A task's times (TIME_FIELDS order) from `at` on, in integer microseconds from timeBase. */
+function writeTimes(times: number[], at: number, r: TaskRecord, timeBase: number): void {
+  // NaN stays NaN, which JSON writes as null.
+  times[at] = Math.round((r.sent - timeBase) * 1e6);
+  times[at + 1] = Math.round((r.firstSent - timeBase) * 1e6);
+  times[at + 2] = Math.round((r.received - timeBase) * 1e6);
+  times[at + 3] = Math.round((r.started - timeBase) * 1e6);
+  times[at + 4] = Math.round((r.eta - timeBase) * 1e6);
+  times[at + 5] = Math.round((r.firstEta - timeBase) * 1e6);
+  times[at + 6] = Math.round((r.recvEta - timeBase) * 1e6);
+  times[at + 7] = Math.round((r.prevSent - timeBase) * 1e6);
+  times[at + 8] = Math.round((r.prevEta - timeBase) * 1e6);
+  times[at + 9] = Math.round((r.awaitSentStarted - timeBase) * 1e6);
 }
 
 /** Thrown by checkSnapshot: the file parsed but its content is not a usable state. */
