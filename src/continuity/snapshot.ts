@@ -4,6 +4,7 @@ import type { Counter } from '../metrics/counter.js';
 import type { Histogram } from '../metrics/histogram.js';
 import type { TaskRecord, TaskTracker } from '../state/task-tracker.js';
 import type { WorkerSnapshot } from '../state/worker-state.js';
+import { isFiniteNumber } from '../util/numbers.js';
 
 /**
  * The part of the exporter's state that survives a restart, as plain data: the event-derived
@@ -152,8 +153,8 @@ export function checkSnapshot(core: Core, data: unknown): Snapshot {
   };
   if (!isObject(data)) return fail('body is not an object');
   const s = data as Record<string, unknown>;
-  if (!isNum(s['savedAt'])) fail('savedAt');
-  if (!isNum(s['timeBase'])) fail('timeBase');
+  if (!isFiniteNumber(s['savedAt'])) fail('savedAt');
+  if (!isFiniteNumber(s['timeBase'])) fail('timeBase');
   const labelCount = new Map<string, number>();
   const buckets = new Map<string, number>();
   for (const f of persistedCounters(core)) labelCount.set(f.name, f.labelNames.length);
@@ -180,10 +181,10 @@ export function checkSnapshot(core: Core, data: unknown): Snapshot {
       if (!Array.isArray(row) || row.length !== 4) fail(`a series of ${name}`);
       const [labels, counts, sum, count] = row as unknown[];
       checkLabels(name, labels);
-      if (!Array.isArray(counts) || counts.length !== n || !counts.every(isCount) || !isNum(sum) || !isCount(count)) fail(`a series of ${name}`);
+      if (!Array.isArray(counts) || counts.length !== n || !counts.every(isCount) || !isFiniteNumber(sum) || !isCount(count)) fail(`a series of ${name}`);
     }
   }
-  if (!Array.isArray(s['hosts']) || !s['hosts'].every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && isNum(h[1]))) fail('hosts');
+  if (!Array.isArray(s['hosts']) || !s['hosts'].every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && isFiniteNumber(h[1]))) fail('hosts');
   if (!Array.isArray(s['workers']) || !s['workers'].every(isWorker)) fail('workers');
   const strings = s['strings'];
   if (!Array.isArray(strings) || !strings.every((x) => typeof x === 'string')) fail('strings');
@@ -195,7 +196,7 @@ export function checkSnapshot(core: Core, data: unknown): Snapshot {
   if (!Array.isArray(uuids) || !uuids.every((u) => typeof u === 'string' && u !== '')) fail('task uuids');
   const n = (uuids as string[]).length;
   if (!Array.isArray(refs) || refs.length !== 3 * n || !refs.every(isRef)) fail('task names, queues or hostnames');
-  if (!Array.isArray(created) || created.length !== n || !created.every(isNum)) fail('task creation times');
+  if (!Array.isArray(created) || created.length !== n || !created.every(isFiniteNumber)) fail('task creation times');
   if (!Array.isArray(times) || times.length !== NT * n || !times.every((v) => v === null || Number.isSafeInteger(v))) fail('task times');
   if (!Array.isArray(attempts) || attempts.length !== NA * n || !attempts.every((v) => Number.isSafeInteger(v) && (v as number) >= -1)) fail('task attempts');
   return data as unknown as Snapshot;
@@ -257,7 +258,7 @@ export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored 
       r[TIME_FIELDS[k]!] = v === null || v === undefined ? NaN : s.timeBase + v / 1e6;
     }
     for (let k = 0; k < NA; k++) r[ATTEMPT_FIELDS[k]!] = attempts[NA * i + k]!;
-    if (r.queue !== undefined && r.sent === r.sent) core.queues.seen(r.queue, 'event');
+    if (r.queue !== undefined && !Number.isNaN(r.sent)) core.queues.seen(r.queue, 'event');
   }
   return { series, workers: s.workers.length, tasks: uuids.length };
 }
@@ -267,15 +268,15 @@ function isWorker(v: unknown): boolean {
   const w = v as Record<string, unknown>;
   return (
     typeof w['hostname'] === 'string' &&
-    isNum(w['lastSeen']) &&
-    isNum(w['freq']) &&
+    isFiniteNumber(w['lastSeen']) &&
+    isFiniteNumber(w['freq']) &&
     (w['freq'] as number) > 0 &&
     typeof w['up'] === 'boolean' &&
-    isNum(w['heartbeat']) &&
-    isNum(w['active']) &&
-    isNum(w['processed']) &&
+    isFiniteNumber(w['heartbeat']) &&
+    isFiniteNumber(w['active']) &&
+    isFiniteNumber(w['processed']) &&
     Array.isArray(w['load']) &&
-    w['load'].every(isNum) &&
+    w['load'].every(isFiniteNumber) &&
     (w['info'] === undefined || (Array.isArray(w['info']) && w['info'].every((x) => typeof x === 'string')))
   );
 }
@@ -284,10 +285,6 @@ function isObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function isNum(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
 function isCount(v: unknown): v is number {
-  return isNum(v) && v >= 0;
+  return isFiniteNumber(v) && v >= 0;
 }
