@@ -9,18 +9,14 @@ import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
  * folders of the cycle and the file imports that make each of its steps).
  */
 export async function importViolations(root: string): Promise<string[]> {
-  const previous = process.cwd();
-  process.chdir(root); // the rules' paths and src/ are relative to the repository
-  try {
-    const options = await extractDepcruiseOptions(join(root, '.dependency-cruiser.cjs'));
-    const tsConfig = extractTSConfig(join(root, 'tsconfig.json'));
-    const { output } = await cruise(['src'], { ...options, validate: true }, {}, { tsConfig });
-    if (typeof output === 'string') throw new Error('dependency-cruiser returned a report, not a result');
-    // A folder cycle is reported once per folder on it: keep one (its rotation from the lowest name).
-    return [...new Set(output.summary.violations.map((violation) => describe(violation, output)))];
-  } finally {
-    process.chdir(previous);
-  }
+  const options = await extractDepcruiseOptions(join(root, '.dependency-cruiser.cjs'));
+  const tsConfigFile = join(root, 'tsconfig.json');
+  // baseDir: the rules' paths and src/ are relative to the repository, whatever the cwd.
+  const cruiseOptions = { ...options, validate: true, baseDir: root, tsConfig: { fileName: tsConfigFile } };
+  const { output } = await cruise(['src'], cruiseOptions, {}, { tsConfig: extractTSConfig(tsConfigFile) });
+  if (typeof output === 'string') throw new Error('dependency-cruiser returned a report, not a result');
+  // A folder cycle is reported once per folder on it: keep one (its rotation from the lowest name).
+  return [...new Set(output.summary.violations.map((violation) => describe(violation, output)))];
 }
 
 function describe(violation: IViolation, result: ICruiseResult): string {
@@ -31,7 +27,11 @@ function describe(violation: IViolation, result: ICruiseResult): string {
   }
   if (violation.cycle) {
     const folders = lowestFirst(violation.cycle.map((step) => step.name));
-    const steps = folders.slice(1).map((to, i) => `${folders[i]} → ${to}: ${fileImports(result, folders[i]!, to)}`);
+    const steps = folders.slice(1).map((to, i) => {
+      const from = folders[i]!;
+      const upward = againstLayers(result, from, to) ? ' ← against the layers' : '';
+      return `${from} → ${to}${upward}: ${fileImports(result, from, to)}`;
+    });
     return `${rule}: ${folders.join(' → ')}\n      ${steps.join('\n      ')}`;
   }
   return `${rule}: ${violation.from} imports ${violation.to}`;
@@ -42,6 +42,13 @@ function lowestFirst(cycle: string[]): string[] {
   const start = cycle.indexOf([...cycle].sort()[0]!);
   const rotated = [...cycle.slice(start), ...cycle.slice(0, start)];
   return [...rotated, rotated[0]!];
+}
+
+/** Whether a file of `fromFolder` imports one of `toFolder` against a layer rule (not a cycle rule). */
+function againstLayers(result: ICruiseResult, fromFolder: string, toFolder: string): boolean {
+  return result.summary.violations.some(
+    (v) => !v.cycle && v.rule.name.startsWith('layer-') && inFolder(v.from, fromFolder) && inFolder(v.to, toFolder),
+  );
 }
 
 /** The imports of files directly in `fromFolder` (or below it) of files in `toFolder`. */
