@@ -110,6 +110,13 @@ module.exports = {
       from: { path: '^src/' },
       to: { path: '^src/', pathNot: Object.values(layer).flat() },
     },
+    {
+      name: 'every-file-in-a-layer-imports',
+      comment: 'The same, seen from the file outside the layers: it imports nothing until it has a place.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: Object.values(layer).flat() },
+      to: {},
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

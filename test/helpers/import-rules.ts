@@ -6,11 +6,12 @@ import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
 /**
  * Runs the import rules of .dependency-cruiser.cjs over src/ and describes every violation in
  * one line a reader can act on: which rule, which file imports which (for a folder cycle: the
- * folders of the cycle and the file imports that make each of its steps).
+ * folders of the cycle and the file imports that make each of its steps). `root` holds the src/
+ * to check, `rulesRoot` the rules and tsconfig.json (the repository).
  */
-export async function importViolations(root: string): Promise<string[]> {
-  const options = await extractDepcruiseOptions(join(root, '.dependency-cruiser.cjs'));
-  const tsConfigFile = join(root, 'tsconfig.json');
+export async function importViolations(root: string, rulesRoot = root): Promise<string[]> {
+  const options = await extractDepcruiseOptions(join(rulesRoot, '.dependency-cruiser.cjs'));
+  const tsConfigFile = join(rulesRoot, 'tsconfig.json');
   // baseDir: the rules' paths and src/ are relative to the repository, whatever the cwd.
   const cruiseOptions = { ...options, validate: true, baseDir: root, tsConfig: { fileName: tsConfigFile } };
   const { output } = await cruise(['src'], cruiseOptions, {}, { tsConfig: extractTSConfig(tsConfigFile) });

@@ -38,6 +38,23 @@ describe('architecture', () => {
   });
 });
 
+describe('the import rules', () => {
+  it('catch a layer broken, a file cycle, remote importing broker, a folder cycle and a file outside the layers', async () => {
+    const violations = await importViolations(join(ROOT, 'test', 'fixtures', 'architecture'), ROOT);
+    expect(violations).toEqual([
+      'every-file-in-a-layer-imports: src/stray.ts imports src/state/a.ts',
+      'layer-2-metrics: src/metrics/family.ts imports src/http/page.ts',
+      'layer-6-remote-not-broker: src/remote/client.ts imports src/broker/mailbox.ts',
+      'no-circular: src/state/a.ts → src/state/b.ts → src/state/a.ts',
+      [
+        'no-circular-folders: src/broker → src/remote → src/broker',
+        '      src/broker → src/remote: src/broker/mailbox.ts imports src/remote/protocol.ts',
+        '      src/remote → src/broker ← against the layers: src/remote/client.ts imports src/broker/mailbox.ts',
+      ].join('\n'),
+    ]);
+  }, 60_000);
+});
+
 describe('the size measurement', () => {
   const body = (lines: number): string => Array.from({ length: lines - 2 }, (_, i) => `  step(${i});`).join('\n');
 
