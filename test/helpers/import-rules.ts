@@ -12,15 +12,15 @@ import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
 export async function importViolations(root: string, rulesRoot = root): Promise<string[]> {
   const options = await extractDepcruiseOptions(join(rulesRoot, '.dependency-cruiser.cjs'));
   const tsConfigFile = join(rulesRoot, 'tsconfig.json');
-  // baseDir: the rules' paths and src/ are relative to the repository, whatever the cwd.
+  // baseDir: the rules' paths (^src/...) are relative to root, whatever the cwd.
   const cruiseOptions = { ...options, validate: true, baseDir: root, tsConfig: { fileName: tsConfigFile } };
   const { output } = await cruise(['src'], cruiseOptions, {}, { tsConfig: extractTSConfig(tsConfigFile) });
   if (typeof output === 'string') throw new Error('dependency-cruiser returned a report, not a result');
   // A folder cycle is reported once per folder on it: keep one (its rotation from the lowest name).
-  return [...new Set(output.summary.violations.map((violation) => describe(violation, output)))];
+  return [...new Set(output.summary.violations.map((violation) => describeViolation(violation, output)))];
 }
 
-function describe(violation: IViolation, result: ICruiseResult): string {
+function describeViolation(violation: IViolation, result: ICruiseResult): string {
   const rule = violation.rule.name;
   const isFolder = result.folders?.some((folder) => folder.name === violation.from) ?? false;
   if (violation.cycle && !isFolder) {
