@@ -3,6 +3,7 @@ import type { CounterChild } from '../metrics/counter.js';
 import type { NodeReply, RemoteControl } from '../remote/client.js';
 import type { LabelPolicy } from '../state/labels.js';
 import type { TaskRecord, TaskTracker } from '../state/task-tracker.js';
+import { isFiniteNumber } from '../util/numbers.js';
 
 export interface ReconcileDeps {
   rc: Pick<RemoteControl, 'call'>;
@@ -178,12 +179,12 @@ export class Reconciler {
     r.hostname ??= host;
     // Held by a worker: no longer waiting in the broker. When it was fetched is not known: the
     // time we learn it stands in (its prefetch wait is then a lower bound).
-    if (r.received !== r.received) r.received = nowS;
+    if (Number.isNaN(r.received)) r.received = nowS;
     if (typeof eta === 'string') {
       const ms = Date.parse(eta);
-      if (ms === ms) {
+      if (!Number.isNaN(ms)) {
         const due = ms / 1000;
-        if (r.eta !== r.eta) {
+        if (Number.isNaN(r.eta)) {
           r.eta = due;
           // No task-sent seen: the ETA is this attempt's (its sent time stays unknown, and is
           // before the ETA of a scheduled task, so the queue wait measured from the ETA is exact).
@@ -191,10 +192,10 @@ export class Reconciler {
         }
         // The ETA of the attempt the worker holds, as its task-received would have said: its
         // task-started measures the prefetch wait from the ETA, not from when we learned of it.
-        if (r.recvEta !== r.recvEta) r.recvEta = due;
+        if (Number.isNaN(r.recvEta)) r.recvEta = due;
       }
     }
-    if (isActive && r.started !== r.started) r.started = this.startTime(t['time_start'], nowS);
+    if (isActive && Number.isNaN(r.started)) r.started = this.startTime(t['time_start'], nowS);
     return signature(r) !== was;
   }
 
@@ -204,7 +205,7 @@ export class Reconciler {
    * the task then counts as started now, and its age is a lower bound.
    */
   private startTime(v: unknown, nowS: number): number {
-    if (typeof v === 'number' && Number.isFinite(v) && v > nowS - this.opts.ttlSeconds && v < nowS + 300) return v;
+    if (isFiniteNumber(v) && v > nowS - this.opts.ttlSeconds && v < nowS + 300) return v;
     if (!this.warnedClock && v !== null && v !== undefined) {
       this.warnedClock = true;
       this.d.log.warn({ timeStart: v }, 'a worker reported a task start time that is not a plausible Unix time; such tasks count as started when the exporter learned of them');

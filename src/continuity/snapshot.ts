@@ -3,7 +3,9 @@ import type { Counter } from '../metrics/counter.js';
 import type { ExporterMetrics } from '../metrics/exporter-metrics.js';
 import type { Histogram } from '../metrics/histogram.js';
 import type { EventState } from '../state/event-state.js';
+import type { TaskRecord, TaskTracker } from '../state/task-tracker.js';
 import type { WorkerSnapshot } from '../state/worker-state.js';
+import { isFiniteNumber } from '../util/numbers.js';
 
 /** What a snapshot is taken from and applied to: the task families and the state tables. */
 export interface SnapshotParts {
@@ -85,6 +87,15 @@ export function encodeSnapshot(parts: SnapshotParts, nowMs: number): string {
     for (const c of f.series()) rows.push([c.labelValues as string[], Array.from(c.counts), c.sum, c.count]);
     histograms[f.name] = rows;
   }
+  const timeBase = Math.floor(nowMs / 1000);
+  const { strings, tasks } = encodeTasks(parts.state.tracker, timeBase);
+  const hosts = [...parts.metrics.tasks.hostnames()];
+  const snap: Snapshot = { savedAt: nowMs, counters, histograms, hosts, workers: [...parts.state.workers.snapshot()], strings, timeBase, tasks };
+  return JSON.stringify(snap);
+}
+
+/** The in-flight tasks as the columns of Snapshot['tasks'], their strings listed once. */
+function encodeTasks(tracker: TaskTracker, timeBase: number): Pick<Snapshot, 'strings' | 'tasks'> {
   const strings: string[] = [];
   const index = new Map<string, number>();
   const ref = (s: string | undefined): number => {
@@ -97,32 +108,20 @@ export function encodeSnapshot(parts: SnapshotParts, nowMs: number): string {
     }
     return i;
   };
-  const timeBase = Math.floor(nowMs / 1000);
-  const n = parts.state.tracker.size;
+  const n = tracker.size;
   const uuids: string[] = new Array<string>(n);
   const refs: number[] = new Array<number>(3 * n);
   const created: number[] = new Array<number>(n);
   const times: number[] = new Array<number>(NT * n);
   const attempts: number[] = new Array<number>(NA * n);
   let i = 0;
-  for (const [uuid, r] of parts.state.tracker.entries()) {
+  for (const [uuid, r] of tracker.entries()) {
     uuids[i] = uuid;
     refs[3 * i] = ref(r.name);
     refs[3 * i + 1] = ref(r.queue);
     refs[3 * i + 2] = ref(r.hostname);
     created[i] = r.createdAt;
-    // NaN stays NaN, which JSON writes as null.
-    const t = NT * i;
-    times[t] = Math.round((r.sent - timeBase) * 1e6);
-    times[t + 1] = Math.round((r.firstSent - timeBase) * 1e6);
-    times[t + 2] = Math.round((r.received - timeBase) * 1e6);
-    times[t + 3] = Math.round((r.started - timeBase) * 1e6);
-    times[t + 4] = Math.round((r.eta - timeBase) * 1e6);
-    times[t + 5] = Math.round((r.firstEta - timeBase) * 1e6);
-    times[t + 6] = Math.round((r.recvEta - timeBase) * 1e6);
-    times[t + 7] = Math.round((r.prevSent - timeBase) * 1e6);
-    times[t + 8] = Math.round((r.prevEta - timeBase) * 1e6);
-    times[t + 9] = Math.round((r.awaitSentStarted - timeBase) * 1e6);
+    writeTimes(times, NT * i, r, timeBase);
     const a = NA * i;
     attempts[a] = r.sentAttempt;
     attempts[a + 1] = r.attempt;
@@ -130,17 +129,22 @@ export function encodeSnapshot(parts: SnapshotParts, nowMs: number): string {
     attempts[a + 3] = r.awaitSentAttempt;
     i++;
   }
-  const snap: Snapshot = {
-    savedAt: nowMs,
-    counters,
-    histograms,
-    hosts: [...parts.metrics.tasks.hostnames()],
-    workers: [...parts.state.workers.snapshot()],
-    strings,
-    timeBase,
-    tasks: { uuids, refs, created, times, attempts },
-  };
-  return JSON.stringify(snap);
+  return { strings, tasks: { uuids, refs, created, times, attempts } };
+}
+
+/** A task's times (TIME_FIELDS order) from `at` on, in integer microseconds from timeBase. */
+function writeTimes(times: number[], at: number, r: TaskRecord, timeBase: number): void {
+  // NaN stays NaN, which JSON writes as null.
+  times[at] = Math.round((r.sent - timeBase) * 1e6);
+  times[at + 1] = Math.round((r.firstSent - timeBase) * 1e6);
+  times[at + 2] = Math.round((r.received - timeBase) * 1e6);
+  times[at + 3] = Math.round((r.started - timeBase) * 1e6);
+  times[at + 4] = Math.round((r.eta - timeBase) * 1e6);
+  times[at + 5] = Math.round((r.firstEta - timeBase) * 1e6);
+  times[at + 6] = Math.round((r.recvEta - timeBase) * 1e6);
+  times[at + 7] = Math.round((r.prevSent - timeBase) * 1e6);
+  times[at + 8] = Math.round((r.prevEta - timeBase) * 1e6);
+  times[at + 9] = Math.round((r.awaitSentStarted - timeBase) * 1e6);
 }
 
 /** Thrown by checkSnapshot: the file parsed but its content is not a usable state. */
@@ -156,8 +160,8 @@ export function checkSnapshot(parts: SnapshotParts, data: unknown): Snapshot {
   };
   if (!isObject(data)) return fail('body is not an object');
   const s = data as Record<string, unknown>;
-  if (!isNum(s['savedAt'])) fail('savedAt');
-  if (!isNum(s['timeBase'])) fail('timeBase');
+  if (!isFiniteNumber(s['savedAt'])) fail('savedAt');
+  if (!isFiniteNumber(s['timeBase'])) fail('timeBase');
   const labelCount = new Map<string, number>();
   const buckets = new Map<string, number>();
   for (const f of persistedCounters(parts)) labelCount.set(f.name, f.labelNames.length);
@@ -184,10 +188,10 @@ export function checkSnapshot(parts: SnapshotParts, data: unknown): Snapshot {
       if (!Array.isArray(row) || row.length !== 4) fail(`a series of ${name}`);
       const [labels, counts, sum, count] = row as unknown[];
       checkLabels(name, labels);
-      if (!Array.isArray(counts) || counts.length !== n || !counts.every(isCount) || !isNum(sum) || !isCount(count)) fail(`a series of ${name}`);
+      if (!Array.isArray(counts) || counts.length !== n || !counts.every(isCount) || !isFiniteNumber(sum) || !isCount(count)) fail(`a series of ${name}`);
     }
   }
-  if (!Array.isArray(s['hosts']) || !s['hosts'].every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && isNum(h[1]))) fail('hosts');
+  if (!Array.isArray(s['hosts']) || !s['hosts'].every((h) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && isFiniteNumber(h[1]))) fail('hosts');
   if (!Array.isArray(s['workers']) || !s['workers'].every(isWorker)) fail('workers');
   const strings = s['strings'];
   if (!Array.isArray(strings) || !strings.every((x) => typeof x === 'string')) fail('strings');
@@ -199,7 +203,7 @@ export function checkSnapshot(parts: SnapshotParts, data: unknown): Snapshot {
   if (!Array.isArray(uuids) || !uuids.every((u) => typeof u === 'string' && u !== '')) fail('task uuids');
   const n = (uuids as string[]).length;
   if (!Array.isArray(refs) || refs.length !== 3 * n || !refs.every(isRef)) fail('task names, queues or hostnames');
-  if (!Array.isArray(created) || created.length !== n || !created.every(isNum)) fail('task creation times');
+  if (!Array.isArray(created) || created.length !== n || !created.every(isFiniteNumber)) fail('task creation times');
   if (!Array.isArray(times) || times.length !== NT * n || !times.every((v) => v === null || Number.isSafeInteger(v))) fail('task times');
   if (!Array.isArray(attempts) || attempts.length !== NA * n || !attempts.every((v) => Number.isSafeInteger(v) && (v as number) >= -1)) fail('task attempts');
   return data as unknown as Snapshot;
@@ -262,7 +266,7 @@ export function applySnapshot(parts: SnapshotParts, s: Snapshot, nowMs: number):
       r[TIME_FIELDS[k]!] = v === null || v === undefined ? NaN : s.timeBase + v / 1e6;
     }
     for (let k = 0; k < NA; k++) r[ATTEMPT_FIELDS[k]!] = attempts[NA * i + k]!;
-    if (r.queue !== undefined && r.sent === r.sent) state.queues.seen(r.queue, 'event');
+    if (r.queue !== undefined && !Number.isNaN(r.sent)) state.queues.seen(r.queue, 'event');
   }
   return { series, workers: s.workers.length, tasks: uuids.length };
 }
@@ -272,15 +276,15 @@ function isWorker(v: unknown): boolean {
   const w = v as Record<string, unknown>;
   return (
     typeof w['hostname'] === 'string' &&
-    isNum(w['lastSeen']) &&
-    isNum(w['freq']) &&
+    isFiniteNumber(w['lastSeen']) &&
+    isFiniteNumber(w['freq']) &&
     (w['freq'] as number) > 0 &&
     typeof w['up'] === 'boolean' &&
-    isNum(w['heartbeat']) &&
-    isNum(w['active']) &&
-    isNum(w['processed']) &&
+    isFiniteNumber(w['heartbeat']) &&
+    isFiniteNumber(w['active']) &&
+    isFiniteNumber(w['processed']) &&
     Array.isArray(w['load']) &&
-    w['load'].every(isNum) &&
+    w['load'].every(isFiniteNumber) &&
     (w['info'] === undefined || (Array.isArray(w['info']) && w['info'].every((x) => typeof x === 'string')))
   );
 }
@@ -289,10 +293,6 @@ function isObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function isNum(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
 function isCount(v: unknown): v is number {
-  return isNum(v) && v >= 0;
+  return isFiniteNumber(v) && v >= 0;
 }

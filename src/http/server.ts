@@ -178,44 +178,46 @@ export class HttpServer {
     // After authentication: anonymous traffic never spends the scraper's budget (it did when the
     // limit was global and checked first: an anonymous 20 req/s got the scraper 429 on 11 of 20).
     if (wc.rateLimit !== undefined && !this.rateLimiter(wc.rateLimit, user).take()) return tooMany(res);
-    if (path === this.opts.metricsPath) {
-      res.statusCode = 200;
-      res.setHeader('Content-Type', TEXT_CONTENT_TYPE);
-      res.setHeader('Vary', 'Accept-Encoding');
-      const gzip = acceptsGzip(req.headers['accept-encoding']);
-      if (gzip) res.setHeader('Content-Encoding', 'gzip');
-      if (req.method === 'HEAD') return void res.end();
-      const metrics = this.handlers.metrics;
-      const render = (write: (chunk: string) => Promise<void>) => metrics.render(write);
-      await metrics.before?.();
-      if (!gzip) {
-        await this.renders.stream(res, render);
-        await metrics.after?.();
-        return void res.end();
-      }
-      // Compressed as it renders (zlib works off the main thread), never held whole; the render
-      // waits for the gzip stream to drain, which waits for the client.
-      const z = createGzip({ level: GZIP_LEVEL });
-      z.on('error', () => res.destroy());
-      z.pipe(res);
-      try {
-        await this.renders.stream(res, render, z);
-        await metrics.after?.();
-      } catch (err) {
-        // Nothing more comes out of zlib (a client gone, or a failed render): route()'s caller
-        // answers a plain 500 if no byte was sent yet, else cuts the connection.
-        z.unpipe(res);
-        z.destroy();
-        throw err;
-      }
-      z.end();
-      return;
-    }
+    if (path === this.opts.metricsPath) return this.serveMetrics(req, res);
     if (path === '/') {
       const page = landingPage({ ...this.handlers.landing, metricsPath: this.opts.metricsPath, prefix: this.prefix });
       return send(res, 200, 'text/html; charset=utf-8', scrub(page));
     }
     return send(res, 404, TEXT, 'not found\n');
+  }
+
+  /** GET/HEAD of the metrics path: the exposition streamed as it renders, gzipped when asked. */
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.statusCode = 200;
+    res.setHeader('Content-Type', TEXT_CONTENT_TYPE);
+    res.setHeader('Vary', 'Accept-Encoding');
+    const gzip = acceptsGzip(req.headers['accept-encoding']);
+    if (gzip) res.setHeader('Content-Encoding', 'gzip');
+    if (req.method === 'HEAD') return void res.end();
+    const metrics = this.handlers.metrics;
+    const render = (write: (chunk: string) => Promise<void>) => metrics.render(write);
+    await metrics.before?.();
+    if (!gzip) {
+      await this.renders.stream(res, render);
+      await metrics.after?.();
+      return void res.end();
+    }
+    // Compressed as it renders (zlib works off the main thread), never held whole; the render
+    // waits for the gzip stream to drain, which waits for the client.
+    const z = createGzip({ level: GZIP_LEVEL });
+    z.on('error', () => res.destroy());
+    z.pipe(res);
+    try {
+      await this.renders.stream(res, render, z);
+      await metrics.after?.();
+    } catch (err) {
+      // Nothing more comes out of zlib (a client gone, or a failed render): route()'s caller
+      // answers a plain 500 if no byte was sent yet, else cuts the connection.
+      z.unpipe(res);
+      z.destroy();
+      throw err;
+    }
+    z.end();
   }
 }
 

@@ -16,7 +16,7 @@ export class HistogramChild implements Child {
   }
 
   observe(v: number): void {
-    if (!(v >= 0 || v < 0)) return; // NaN never reaches a bucket
+    if (Number.isNaN(v)) return; // NaN never reaches a bucket
     const b = this.bounds;
     let i = 0;
     while (i < b.length && v > b[i]!) i++;

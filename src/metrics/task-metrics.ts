@@ -1,86 +1,22 @@
-import { Counter, type CounterChild } from './counter.js';
-import { Histogram, type HistogramChild } from './histogram.js';
+import type { Counter, CounterChild } from './counter.js';
+import { ExceptionLabels } from './exception-labels.js';
+import type { Histogram } from './histogram.js';
 import type { MetricRegistry } from './registry.js';
+import { registerTaskFamilies, type TaskMetricsOptions } from './task-families.js';
+import { HostSeen, HostSeries, NameQueueSeries } from './task-series.js';
 
-export interface TaskMetricsOptions {
-  runtimeBuckets: readonly number[];
-  queueWaitBuckets: readonly number[];
-  latencyBuckets: readonly number[];
-  /** Also expose the Python celery-exporter's `celery_task_runtime` histogram. */
-  celeryExporterNames: boolean;
-  /** Labels left out of the task metrics (--drop-label): hostname, exception. */
-  dropLabels?: ReadonlySet<'hostname' | 'exception'>;
-  /** Exception classes with their own series; later ones fold into __other__ (0 = no limit). */
-  maxExceptionClasses?: number;
-}
+export { OTHER_EXCEPTION } from './exception-labels.js';
+export type { TaskMetricsOptions } from './task-families.js';
+export type { HostSeen, HostSeries, NameQueueSeries } from './task-series.js';
 
-/** The exception label value of classes beyond --max-exception-classes (as task names fold). */
-export const OTHER_EXCEPTION = '__other__';
-/** Folded classes remembered (so a folded class is not judged again); beyond it, it is judged again (it folds). */
-const MAX_FOLDED_EXCEPTIONS = 10_000;
-
-const HOST_LABELS = ['name', 'hostname', 'queue_name'] as const;
-
-/** When a hostname was last seen on a task event, shared by all its series (the purge reads it). */
-export class HostSeen {
-  /** Local time (ms). */
-  lastSeen = 0;
-  constructor(readonly hostname: string) {}
-}
-
-/** Counter series of one (name, hostname, queue_name), created on first use. */
-export class HostSeries {
-  sent: CounterChild | undefined;
-  received: CounterChild | undefined;
-  started: CounterChild | undefined;
-  succeeded: CounterChild | undefined;
-  rejected: CounterChild | undefined;
-  revoked: CounterChild | undefined;
-  retried: CounterChild | undefined;
-  failed: Map<string, CounterChild> | undefined;
-  compatRuntime: HistogramChild | undefined;
-  /** Set once the worker-side counters were created at 0 (see TaskMetrics.zeroWorkerSide). */
-  zeroed = false;
-  /** Set when the purge dropped this hostname: holders must look the series up again. */
-  purged = false;
-  constructor(
-    readonly name: string,
-    readonly hostname: string,
-    readonly queue: string,
-    /** Label values of the (name, hostname, queue_name) counters, hostname left out when dropped. */
-    readonly values: readonly string[],
-    /** The hostname's last-seen clock, one per hostname across task names and queues. */
-    readonly seen: HostSeen,
-  ) {}
-  /** Local time (ms) this hostname was last seen on a task event; used by the purge. */
-  get lastSeen(): number {
-    return this.seen.lastSeen;
-  }
-  set lastSeen(ms: number) {
-    this.seen.lastSeen = ms;
-  }
-}
-
-/** Histogram series of one (name, queue_name), created on first use. */
-export class NameQueueSeries {
-  runtimeSucceeded: HistogramChild | undefined;
-  runtimeFailed: HistogramChild | undefined;
-  queueWait: HistogramChild | undefined;
-  prefetchWait: HistogramChild | undefined;
-  latency: HistogramChild | undefined;
-  constructor(
-    readonly name: string,
-    readonly queue: string,
-  ) {}
-}
+/** Share of --max-series below which new task series get their zero-started siblings. */
+const ZERO_START_SHARE = 0.5;
 
 /**
  * The task metric families and the caches that let one event update them without
  * building label objects: series are looked up through nested maps name → host → queue.
+ * The families are declared in task-families.ts, the cached series in task-series.ts.
  */
-/** Share of --max-series below which new task series get their zero-started siblings. */
-const ZERO_START_SHARE = 0.5;
-
 export class TaskMetrics {
   readonly sent: Counter;
   readonly received: Counter;
@@ -106,9 +42,7 @@ export class TaskMetrics {
   private readonly seenByHost = new Map<string, HostSeen>();
   private readonly dropHostname: boolean;
   private readonly dropException: boolean;
-  private readonly maxExceptions: number;
-  private readonly exceptions = new Set<string>();
-  private readonly foldedExceptions = new Set<string>();
+  private readonly exceptions: ExceptionLabels;
 
   constructor(
     private readonly reg: MetricRegistry,
@@ -116,66 +50,21 @@ export class TaskMetrics {
   ) {
     this.dropHostname = opts.dropLabels?.has('hostname') ?? false;
     this.dropException = opts.dropLabels?.has('exception') ?? false;
-    this.maxExceptions = opts.maxExceptionClasses ?? 0;
-    const keep = (names: readonly string[]) =>
-      names.filter((n) => !(n === 'hostname' && this.dropHostname) && !(n === 'exception' && this.dropException));
-    const counter = (event: string, help: string, labelNames: readonly string[] = HOST_LABELS) =>
-      reg.register(new Counter({ name: `celery_task_${event}_total`, help, labelNames: keep(labelNames) }));
-    this.sent = counter('sent', 'Tasks published (task-sent events; needs task_send_sent_event on producers).');
-    this.received = counter('received', 'Tasks received by a worker (task-received events).');
-    this.started = counter('started', 'Tasks started by a worker (task-started events).');
-    this.succeeded = counter('succeeded', 'Tasks that succeeded (task-succeeded events).');
-    this.failed = counter('failed', 'Tasks that failed, by exception class (task-failed events).', [
-      'name',
-      'hostname',
-      'exception',
-      'queue_name',
-    ]);
-    this.rejected = counter('rejected', 'Tasks rejected by a worker (task-rejected events).');
-    this.revoked = counter('revoked', 'Tasks revoked (task-revoked events).');
-    this.retried = counter('retried', 'Task executions that failed and will be retried (task-retried events).');
-    this.runtime = reg.register(
-      new Histogram({
-        name: 'celery_task_runtime_seconds',
-        help: 'Task execution time: the runtime Celery reports for succeeded tasks, started→failed for failed ones.',
-        labelNames: ['name', 'queue_name', 'state'],
-        buckets: opts.runtimeBuckets,
-      }),
-    );
-    this.queueWait = reg.register(
-      new Histogram({
-        name: 'celery_task_queue_wait_seconds',
-        help: 'Time from task-sent to task-started, excluding any ETA/countdown delay (needs task-sent events).',
-        labelNames: ['name', 'queue_name'],
-        buckets: opts.queueWaitBuckets,
-      }),
-    );
-    this.prefetchWait = reg.register(
-      new Histogram({
-        name: 'celery_task_prefetch_wait_seconds',
-        help: 'Time from task-received to task-started: how long a task waited prefetched at the worker (ETA excluded).',
-        labelNames: ['name', 'queue_name'],
-        buckets: opts.queueWaitBuckets,
-      }),
-    );
-    this.latency = reg.register(
-      new Histogram({
-        name: 'celery_task_latency_seconds',
-        help: 'Time from the first task-sent to task-succeeded or task-failed, retries included, ETA delay excluded.',
-        labelNames: ['name', 'queue_name'],
-        buckets: opts.latencyBuckets,
-      }),
-    );
-    this.compatRuntime = opts.celeryExporterNames
-      ? reg.register(
-          new Histogram({
-            name: 'celery_task_runtime',
-            help: 'Runtime of succeeded tasks in seconds, under the Python celery-exporter name (--metric-names celery-exporter).',
-            labelNames: keep(HOST_LABELS),
-            buckets: opts.runtimeBuckets,
-          }),
-        )
-      : undefined;
+    this.exceptions = new ExceptionLabels(opts.maxExceptionClasses ?? 0);
+    const families = registerTaskFamilies(reg, opts);
+    this.sent = families.sent;
+    this.received = families.received;
+    this.started = families.started;
+    this.succeeded = families.succeeded;
+    this.failed = families.failed;
+    this.rejected = families.rejected;
+    this.revoked = families.revoked;
+    this.retried = families.retried;
+    this.runtime = families.runtime;
+    this.queueWait = families.queueWait;
+    this.prefetchWait = families.prefetchWait;
+    this.latency = families.latency;
+    this.compatRuntime = families.compatRuntime;
   }
 
   host(name: string, hostname: string, queue: string): HostSeries {
@@ -238,30 +127,14 @@ export class TaskMetrics {
     (s.retried ??= this.retried.labels(...s.values)).inc();
     if (!s.zeroed) this.zeroWorkerSide(s);
   }
-  /**
-   * The exception label value: the first --max-exception-classes classes keep their own, later
-   * ones fold into __other__. Anyone who can publish a task-failed event picks the class name:
-   * 100k forged classes took the whole --max-series budget, and a new legitimate task then got
-   * no series at all.
-   */
+  /** The exception label value of a class (see ExceptionLabels). */
   exceptionLabel(exception: string): string {
-    if (this.maxExceptions === 0 || this.exceptions.has(exception)) return exception;
-    if (this.foldedExceptions.has(exception)) return OTHER_EXCEPTION;
-    if (this.exceptions.size < this.maxExceptions && exception !== OTHER_EXCEPTION) {
-      this.exceptions.add(exception);
-      return exception;
-    }
-    if (this.foldedExceptions.size < MAX_FOLDED_EXCEPTIONS) this.foldedExceptions.add(exception);
-    return OTHER_EXCEPTION;
+    return this.exceptions.label(exception);
   }
 
-  /**
-   * A class that already has a celery_task_failed_total series (restored from --state-file)
-   * keeps its place among the first --max-exception-classes, as it had before the restart.
-   */
+  /** Restored from --state-file: the class keeps its place (see ExceptionLabels.seed). */
   seedException(exception: string): void {
-    if (this.maxExceptions === 0 || exception === '' || exception === OTHER_EXCEPTION) return;
-    if (this.exceptions.size < this.maxExceptions) this.exceptions.add(exception);
+    this.exceptions.seed(exception);
   }
 
   countFailed(s: HostSeries, raw: string): void {

@@ -35,7 +35,7 @@ export class BacklogSignals {
     const running = new Map<string, Map<string, Running>>();
     for (const r of this.tracker.values()) {
       const started = r.started;
-      if (started === started) {
+      if (!Number.isNaN(started)) {
         const name = r.name ?? UNKNOWN;
         const queue = r.queue ?? UNKNOWN;
         let byQueue = running.get(name);
@@ -44,7 +44,7 @@ export class BacklogSignals {
         if (a === undefined) byQueue.set(queue, (a = { name, queue, oldestStarted: started, overThreshold: 0 }));
         else if (started < a.oldestStarted) a.oldestStarted = started;
         if (threshold > 0 && nowS - started > threshold) a.overThreshold++;
-      } else if (r.sent === r.sent && r.received !== r.received && r.queue !== undefined) {
+      } else if (!Number.isNaN(r.sent) && Number.isNaN(r.received) && r.queue !== undefined) {
         // Sent, not yet taken by a worker: waiting in the broker.
         const prev = pending.get(r.queue);
         if (prev === undefined || r.sent < prev) pending.set(r.queue, r.sent);
@@ -94,7 +94,7 @@ export class BacklogSignals {
     if (hostnames.size === 0) return stopped;
     for (const r of this.tracker.values()) {
       const h = r.hostname;
-      if (h !== undefined && r.started === r.started && hostnames.has(h)) {
+      if (h !== undefined && !Number.isNaN(r.started) && hostnames.has(h)) {
         r.started = NaN;
         stopped.set(h, (stopped.get(h) ?? 0) + 1);
       }

@@ -1,4 +1,4 @@
-import type { HostSeries, NameQueueSeries } from '../metrics/task-metrics.js';
+import type { HostSeries, NameQueueSeries } from '../metrics/task-series.js';
 
 /** What we remember about a task between its events. Timestamps are event times (Unix s), NaN when unknown. */
 export class TaskRecord {

@@ -2,6 +2,7 @@ import type { RawEvent } from '../decoder/body.js';
 import type { GaugeChild } from '../metrics/gauge.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { LabelPolicy } from './labels.js';
+import { isFiniteNumber } from '../util/numbers.js';
 
 /** Celery's default heartbeat interval, used when an event carries no usable `freq`. */
 const DEFAULT_FREQ = 2;
@@ -84,23 +85,23 @@ export class WorkerState {
     }
     w.lastSeen = nowMs;
     const freq = ev['freq'];
-    w.freq = typeof freq === 'number' && freq > 0 && Number.isFinite(freq) ? freq : DEFAULT_FREQ;
+    w.freq = isFiniteNumber(freq) && freq > 0 ? freq : DEFAULT_FREQ;
     if (!w.up) {
       w.up = true;
       w.upChild.set(1);
       this.hooks.onWorkerUp?.(hostname, typeof ev['hostname'] === 'string' ? ev['hostname'] : hostname);
     }
-    if (ts === ts) w.lastHeartbeat.set(ts);
+    if (!Number.isNaN(ts)) w.lastHeartbeat.set(ts);
     // The remote `heartbeat` command's events carry no active/processed/loadavg: keep the last values.
     const active = ev['active'];
-    if (typeof active === 'number' && Number.isFinite(active)) w.active.set(active);
+    if (isFiniteNumber(active)) w.active.set(active);
     const processed = ev['processed'];
-    if (typeof processed === 'number' && Number.isFinite(processed)) w.processed.set(processed);
+    if (isFiniteNumber(processed)) w.processed.set(processed);
     const loadavg = ev['loadavg'];
     if (Array.isArray(loadavg)) {
       for (let i = 0; i < 3 && i < loadavg.length; i++) {
         const v = loadavg[i];
-        if (typeof v === 'number' && Number.isFinite(v)) w.load[i]!.set(v);
+        if (isFiniteNumber(v)) w.load[i]!.set(v);
       }
     }
     this.updateInfo(w, ev);
