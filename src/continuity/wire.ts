@@ -34,52 +34,8 @@ export interface Continuity {
 
 /** Loads the state file (before any event) and builds the reconciler. */
 export function setUpContinuity(cfg: Config, parts: ContinuityParts, log: Logger): Continuity {
-  const { metrics, state } = parts;
-  const st = cfg.state;
-  let persister: StatePersister | undefined;
-  if (st?.file !== undefined) {
-    const m = cfg.metrics;
-    const settings = {
-      stripHostnamePrefix: cfg.workers.stripHostnamePrefix,
-      maxLabelLength: m.maxLabelLength,
-      taskNameAllow: m.taskNameAllow?.source,
-      taskNameDeny: m.taskNameDeny?.source,
-      maxTaskNames: m.maxTaskNames,
-      staticLabels: Object.entries(m.staticLabels).sort(),
-    };
-    persister = new StatePersister(metrics.registry, parts, log, {
-      path: st.file,
-      fingerprint: fingerprint(parts, settings),
-      saveIntervalMs: st.saveInterval * 1000,
-      scrapeMinIntervalMs: st.scrapeSaveMinInterval * 1000,
-    });
-    persister.load();
-  }
-
-  let mailbox: Mailbox | undefined;
-  let reconciler: Reconciler | undefined;
-  if (cfg.remoteControl.inspect) {
-    const reconnects = metrics.self.reconnects.labels('control');
-    mailbox = createMailbox(cfg.broker, log, { onReconnect: () => reconnects.inc() });
-    const rc = new RemoteControl(mailbox, { onInvalidReply: (reason) => metrics.control.invalidReplies.labels(reason).inc() });
-    const counted = metrics.registry.register(
-      new Counter({
-        name: 'celery_exporter_reconciled_tasks_total',
-        help: 'In-flight tasks changed by asking the workers (inspect active/reserved/scheduled) at start and after reconnects: added, updated, or dropped (finished unseen).',
-        labelNames: ['action'],
-      }),
-    );
-    reconciler = new Reconciler(
-      {
-        rc,
-        tracker: state.tracker,
-        labels: new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength, taskNames: state.taskNames }),
-        counted: { added: counted.labels('added'), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
-        log,
-      },
-      { replyTimeoutMs: cfg.remoteControl.replyTimeout * 1000, graceMs: (st?.reconcileGrace ?? 30) * 1000, ttlSeconds: cfg.metrics.trackedTaskTtl },
-    );
-  }
+  const persister = loadedPersister(cfg, parts, log);
+  const { mailbox, reconciler } = cfg.remoteControl.inspect ? reconcilerFor(cfg, parts, log) : { mailbox: undefined, reconciler: undefined };
 
   let everReady = false;
   let readyNow = false;
@@ -102,4 +58,52 @@ export function setUpContinuity(cfg: Config, parts: ContinuityParts, log: Logger
       persister?.stop();
     },
   };
+}
+
+/** With --state-file: the persister, the saved state already restored. */
+function loadedPersister(cfg: Config, parts: ContinuityParts, log: Logger): StatePersister | undefined {
+  const st = cfg.state;
+  if (st?.file === undefined) return undefined;
+  const m = cfg.metrics;
+  const settings = {
+    stripHostnamePrefix: cfg.workers.stripHostnamePrefix,
+    maxLabelLength: m.maxLabelLength,
+    taskNameAllow: m.taskNameAllow?.source,
+    taskNameDeny: m.taskNameDeny?.source,
+    maxTaskNames: m.maxTaskNames,
+    staticLabels: Object.entries(m.staticLabels).sort(),
+  };
+  const persister = new StatePersister(parts.metrics.registry, parts, log, {
+    path: st.file,
+    fingerprint: fingerprint(parts, settings),
+    saveIntervalMs: st.saveInterval * 1000,
+    scrapeMinIntervalMs: st.scrapeSaveMinInterval * 1000,
+  });
+  persister.load();
+  return persister;
+}
+
+/** The rebuild of the in-flight tasks from inspect, and the mailbox it opens (shared with the pollers). */
+function reconcilerFor(cfg: Config, { metrics, state }: ContinuityParts, log: Logger): { mailbox: Mailbox; reconciler: Reconciler } {
+  const reconnects = metrics.self.reconnects.labels('control');
+  const mailbox = createMailbox(cfg.broker, log, { onReconnect: () => reconnects.inc() });
+  const rc = new RemoteControl(mailbox, { onInvalidReply: (reason) => metrics.control.invalidReplies.labels(reason).inc() });
+  const counted = metrics.registry.register(
+    new Counter({
+      name: 'celery_exporter_reconciled_tasks_total',
+      help: 'In-flight tasks changed by asking the workers (inspect active/reserved/scheduled) at start and after reconnects: added, updated, or dropped (finished unseen).',
+      labelNames: ['action'],
+    }),
+  );
+  const reconciler = new Reconciler(
+    {
+      rc,
+      tracker: state.tracker,
+      labels: new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength, taskNames: state.taskNames }),
+      counted: { added: counted.labels('added'), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
+      log,
+    },
+    { replyTimeoutMs: cfg.remoteControl.replyTimeout * 1000, graceMs: (cfg.state?.reconcileGrace ?? 30) * 1000, ttlSeconds: cfg.metrics.trackedTaskTtl },
+  );
+  return { mailbox, reconciler };
 }
