@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { ConnectionLimits } from '../http/connections.js';
-import { parseWebConfig } from '../http/web-config.js';
+import { parseWebConfig } from './web-config.js';
 import { buildAmqpConfig, type AmqpConfig } from './amqp-config.js';
 import { applyBrokerTlsFlags } from './broker-tls.js';
 import { parseBrokerUrl, type BrokerUrl } from './broker-url.js';
