@@ -12,9 +12,9 @@ import { ENV_PREFIX } from './defaults.js';
  * `unknown` and check every value.
  */
 export type ArgvOf<T extends Record<string, Options>> = {
-  [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]>;
+  -readonly [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]>;
 } & {
-  [K in keyof T as T[K] extends { default: unknown } ? never : K]?: ValueOf<T[K]> | undefined;
+  -readonly [K in keyof T as T[K] extends { default: unknown } ? never : K]?: ValueOf<T[K]> | undefined;
 };
 
 type ValueOf<O> = O extends { array: true } ? string[] : O extends { type: 'number' } ? number : O extends { type: 'boolean' } ? boolean : string;
