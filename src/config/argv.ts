@@ -11,11 +11,16 @@ import { ENV_PREFIX } from './defaults.js';
  * be of another shape (YAML gives mappings, null); the parse functions in parse.ts take
  * `unknown` and check every value.
  */
-export type ArgvOf<T extends Record<string, Options>> = {
-  -readonly [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]>;
-} & {
-  -readonly [K in keyof T as T[K] extends { default: unknown } ? never : K]?: ValueOf<T[K]> | undefined;
-};
+export type ArgvOf<T extends Record<string, Options>> = Flat<
+  {
+    -readonly [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]>;
+  } & {
+    -readonly [K in keyof T as T[K] extends { default: unknown } ? never : K]?: ValueOf<T[K]> | undefined;
+  }
+>;
+
+/** One object type instead of an intersection (readable in editors and type errors). */
+type Flat<T> = { [K in keyof T]: T[K] };
 
 type ValueOf<O> = O extends { array: true } ? string[] : O extends { type: 'number' } ? number : O extends { type: 'boolean' } ? boolean : string;
 
