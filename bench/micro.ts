@@ -4,6 +4,7 @@
  *   node bench/dist/bench/micro.js
  */
 import { pino } from 'pino';
+import { defaultConfig } from '../src/config/config.js';
 import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../src/config/defaults.js';
 import { Core } from '../src/core.js';
 import { decodeEnvelopeBuffer } from '../src/decoder/envelope.js';
@@ -41,6 +42,7 @@ const cfg = {
   brokerMasked: 'redis://bench', transport: 'redis',
   workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false },
   metrics: {
+    ...defaultConfig().metrics,
     runtimeBuckets: DEFAULT_RUNTIME_BUCKETS, queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS, latencyBuckets: DEFAULT_LATENCY_BUCKETS,
     staticLabels: {}, celeryExporterNames: false, maxTrackedTasks: 100_000, trackedTaskTtl: 86_400, maxLabelLength: 200,
   },

@@ -5,6 +5,7 @@
  *   node bench/dist/bench/purge.js [hosts]
  */
 import { pino } from 'pino';
+import { defaultConfig } from '../src/config/config.js';
 import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../src/config/defaults.js';
 import { Core } from '../src/core.js';
 
@@ -16,6 +17,7 @@ const core = new Core(
     transport: 'redis',
     workers: { timeout: undefined, purgeAfter: 60, stripHostnamePrefix: false },
     metrics: {
+      ...defaultConfig().metrics,
       runtimeBuckets: DEFAULT_RUNTIME_BUCKETS,
       queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS,
       latencyBuckets: DEFAULT_LATENCY_BUCKETS,

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { defaultConfig } from '../src/config/config.js';
 import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../src/config/defaults.js';
 import { StatePersister } from '../src/continuity/persister.js';
 import { encodeSnapshot, fingerprint } from '../src/continuity/snapshot.js';
@@ -22,6 +23,7 @@ const cfg = {
   brokerMasked: 'redis://bench', transport: 'redis',
   workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false },
   metrics: {
+    ...defaultConfig().metrics,
     runtimeBuckets: DEFAULT_RUNTIME_BUCKETS, queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS, latencyBuckets: DEFAULT_LATENCY_BUCKETS,
     staticLabels: {}, celeryExporterNames: false, maxTrackedTasks: TASKS, trackedTaskTtl: 86_400, maxLabelLength: 200, maxSeries: 0, maxTaskNames: 0,
   },

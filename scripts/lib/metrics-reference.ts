@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { defaultConfig } from '../../src/config/config.js';
 import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../../src/config/defaults.js';
 import { Core, type CoreConfig } from '../../src/core.js';
 import { cell } from './generated.js';
@@ -21,6 +22,7 @@ const CONFIG: CoreConfig = {
   transport: 'redis',
   workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false },
   metrics: {
+    ...defaultConfig().metrics,
     runtimeBuckets: DEFAULT_RUNTIME_BUCKETS,
     queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS,
     latencyBuckets: DEFAULT_LATENCY_BUCKETS,

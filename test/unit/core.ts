@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { defaultConfig } from '../../src/config/config.js';
 import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../../src/config/defaults.js';
 import { Core, type CoreConfig } from '../../src/core.js';
 import { parseMetrics, type Sample } from '../helpers/metrics.js';
@@ -19,6 +20,7 @@ export function testConfig(over: Partial<CoreConfig['metrics']> = {}, workers: P
     transport: 'redis',
     workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false, ...workers },
     metrics: {
+      ...defaultConfig().metrics,
       runtimeBuckets: DEFAULT_RUNTIME_BUCKETS,
       queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS,
       latencyBuckets: DEFAULT_LATENCY_BUCKETS,
