@@ -7,10 +7,12 @@
 import { pino } from 'pino';
 import { constants, createGzip } from 'node:zlib';
 import { buildEventPath } from '../src/app/event-path.js';
-import { configFromArgs } from '../src/config/from-args.js';
+import { defaultConfig } from '../src/config/config.js';
+import { parseBrokerUrl } from '../src/config/broker-url.js';
 import { DEFAULT_WORKLOAD, planTasks, redisEnvelope } from './events.js';
 
-const cfg = configFromArgs(['--broker-url', 'redis://bench']);
+const base = defaultConfig();
+const cfg = { ...base, broker: { ...base.broker, url: parseBrokerUrl('redis://bench') } };
 const { metrics, pipeline } = buildEventPath(cfg, pino({ level: 'silent' }), { defaultMetrics: false });
 // The render-20k scenario's workload: 250 task names over 10 queues and 50 workers.
 const plan = planTasks(50_000, { ...DEFAULT_WORKLOAD, taskNames: 250 }, Date.now() / 1000, 10_000);

@@ -5,7 +5,8 @@
  */
 import { pino } from 'pino';
 import { buildEventPath } from '../src/app/event-path.js';
-import { configFromArgs } from '../src/config/from-args.js';
+import { defaultConfig } from '../src/config/config.js';
+import { parseBrokerUrl } from '../src/config/broker-url.js';
 import { decodeEnvelopeBuffer } from '../src/decoder/envelope.js';
 import { parseBody } from '../src/decoder/body.js';
 import { DEFAULT_WORKLOAD, planTasks, redisEnvelope } from './events.js';
@@ -37,7 +38,8 @@ function best(label: string, rounds: number, fn: () => void): number {
   return us;
 }
 
-const cfg = configFromArgs(['--broker-url', 'redis://bench']);
+const base = defaultConfig();
+const cfg = { ...base, broker: { ...base.broker, url: parseBrokerUrl('redis://bench') } };
 const { metrics, pipeline } = buildEventPath(cfg, pino({ level: 'silent' }), { defaultMetrics: false });
 let sink = 0;
 best('envelope only', 7, () => {

@@ -6,11 +6,16 @@
  */
 import { pino } from 'pino';
 import { buildEventPath } from '../src/app/event-path.js';
-import { configFromArgs } from '../src/config/from-args.js';
+import { defaultConfig } from '../src/config/config.js';
 
 const HOSTS = Number(process.argv[2] ?? 100_000);
 let now = 1_795_681_000_000;
-const cfg = configFromArgs(['--broker-url', 'redis://localhost/0', '--purge-offline-worker-metrics', '60', '--max-tracked-tasks', '1000', '--tracked-task-ttl', '3600', '--max-series', '0']);
+const base = defaultConfig();
+const cfg = {
+  ...base,
+  workers: { ...base.workers, purgeAfter: 60 },
+  metrics: { ...base.metrics, maxTrackedTasks: 1000, trackedTaskTtl: 3600, maxSeries: 0 },
+};
 const { metrics, state, pipeline } = buildEventPath(cfg, pino({ level: 'silent' }), { now: () => now, defaultMetrics: false });
 const T0 = now / 1000;
 for (let i = 0; i < HOSTS; i++) {

@@ -13,12 +13,18 @@ import { StatePersister } from '../src/continuity/persister.js';
 import { encodeSnapshot, fingerprint } from '../src/continuity/snapshot.js';
 import { writeStateFile } from '../src/continuity/state-file.js';
 import { buildEventPath, type EventPath } from '../src/app/event-path.js';
-import { configFromArgs } from '../src/config/from-args.js';
+import { defaultConfig } from '../src/config/config.js';
+import { parseBrokerUrl } from '../src/config/broker-url.js';
 
 const TASKS = 100_000;
 const SERIES = 20_000;
 const log = pino({ level: 'silent' });
-const cfg = configFromArgs(['--broker-url', 'redis://bench', '--max-tracked-tasks', String(TASKS), '--max-series', '0', '--max-task-names', '0']);
+const base = defaultConfig();
+const cfg = {
+  ...base,
+  broker: { ...base.broker, url: parseBrokerUrl('redis://bench') },
+  metrics: { ...base.metrics, maxTrackedTasks: TASKS, maxSeries: 0, maxTaskNames: 0 },
+};
 
 function filledCore(): EventPath {
   const core = buildEventPath(cfg, log, { defaultMetrics: false });

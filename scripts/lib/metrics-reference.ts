@@ -1,12 +1,12 @@
 import { pino } from 'pino';
 import { buildEventPath } from '../../src/app/event-path.js';
-import { configFromArgs } from '../../src/config/from-args.js';
+import { defaultConfig, type Config } from '../../src/config/config.js';
 import { cell } from './generated.js';
 
 /**
- * The metric reference of docs/metrics.md, generated from the registry the daemon serves: a
- * event path built without any I/O (as the unit tests build it), with every optional family switched
- * on (`--metric-names celery-exporter`). Checked against the code and against the golden file's
+ * The metric reference of docs/metrics.md, generated from the registry the daemon serves: the
+ * event path built without any I/O (as the unit tests build it), with every optional family
+ * switched on (`--metric-names celery-exporter`). Checked against the code and against the golden file's
  * families by test/unit/docs-reference.test.ts.
  */
 export interface FamilyDoc {
@@ -16,11 +16,14 @@ export interface FamilyDoc {
   help: string;
 }
 
-const CONFIG_ARGS = ['--broker-url', 'redis://localhost:6379/0', '--metric-names', 'celery-exporter'];
+/** `--metric-names celery-exporter`: the configuration that serves every optional family too. */
+function withCeleryExporterNames(cfg: Config): Config {
+  return { ...cfg, metrics: { ...cfg.metrics, celeryExporterNames: true } };
+}
 
 /** Every family of the exporter's own registry, in registration (= exposition) order. */
 export function metricFamilies(): FamilyDoc[] {
-  const { metrics } = buildEventPath(configFromArgs(CONFIG_ARGS), pino({ level: 'silent' }), { now: () => 0, defaultMetrics: false });
+  const { metrics } = buildEventPath(withCeleryExporterNames(defaultConfig()), pino({ level: 'silent' }), { now: () => 0, defaultMetrics: false });
   const names = metrics.registry
     .renderOwnSync()
     .split('\n')

@@ -1,20 +1,17 @@
-import { buildConfig, type Config } from '../config/config.js';
-import { ConfigError } from '../config/errors.js';
+import type { Config } from '../config/config.js';
 import { scrub } from '../config/secrets.js';
 import { createTransport } from '../daemon.js';
 import { createLogger } from '../log.js';
 import { EventLog, type EventFilters } from './event-log.js';
-import { Reported } from './remote-commands.js';
 
 /**
  * `events`: the live event stream, one line per event, for finding out why a metric stays at
  * zero. Uses the daemon's transport and decoder; writes nothing to the broker. Runs until
  * SIGINT/SIGTERM.
  */
-export async function runEvents(argv: Record<string, unknown>, filters: EventFilters, json: boolean): Promise<number> {
-  const cfg = fullConfig(argv);
+export async function runEvents(cfg: Config, logLevel: string, filters: EventFilters, json: boolean): Promise<number> {
   const broker = cfg.broker;
-  const log = createLogger(String(argv['log-level'] ?? 'warn'), 'pretty');
+  const log = createLogger(logLevel, 'pretty');
   const sink = new EventLog(filters, (line) => process.stdout.write(`${line}\n`), json);
   let stopping = false;
   const transport = createTransport(
@@ -45,18 +42,4 @@ export async function runEvents(argv: Record<string, unknown>, filters: EventFil
   stopping = true;
   await Promise.race([transport.stop(), new Promise((r) => setTimeout(r, 3000))]);
   return 0;
-}
-
-/** The daemon's whole configuration: the transport reads its broker options from it. */
-function fullConfig(argv: Record<string, unknown>): Config {
-  try {
-    return buildConfig(argv);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`celery-prometheus-exporter: ${scrub(err.message)}\n`);
-      process.exitCode = 2;
-      throw new Reported();
-    }
-    throw err;
-  }
 }

@@ -1,8 +1,8 @@
 import yargs, { type Argv, type Options } from 'yargs';
-import { buildConfig, EFFECTIVE_KEY, listOption, loadConfigFile } from '../config/config.js';
+import { listOption } from '../config/argv.js';
+import { buildBrokerConfig, buildConfig, EFFECTIVE_KEY, loadConfigFile, type Config } from '../config/config.js';
 import { ENV_PREFIX } from '../config/defaults.js';
-import { ConfigError } from '../config/errors.js';
-import { brokerOptions, daemonOptions } from '../config/options.js';
+import { brokerOptions, daemonOptions, type DaemonArgv } from '../config/options.js';
 import { parseList } from '../config/parse.js';
 import { maskUrl } from '../config/broker-url.js';
 import { registerMasked, scrub } from '../config/secrets.js';
@@ -10,17 +10,16 @@ import { startDaemon } from '../daemon.js';
 import { createLogger, routeConsole, type Logger } from '../log.js';
 import { CONTROL_METHODS, INSPECT_METHODS } from '../remote/methods.js';
 import { VERSION } from '../version.js';
+import { configFailure, NAME, orConfigFailure } from './config-failure.js';
 import { runEvents } from './events.js';
 import { explainUnknown } from './unknown-flags.js';
 import { Reported, runControl, runInspect, type RemoteArgs } from './remote-commands.js';
 
-const NAME = 'celery-prometheus-exporter';
-
-/** One line on stderr, password-free, exit 2: what an operator sees for bad configuration. */
-function configFailure(message: string): never {
-  process.stderr.write(`${NAME}: ${scrub(message.split('\n').join(' ').trim())}\n`);
-  process.exit(2);
-}
+/**
+ * What a command handler receives: yargs' parse of the option tables it was given (the daemon's,
+ * which every command accepts, and the command's own), plus the CLI's own flags.
+ */
+type CommandArgv = DaemonArgv & Record<string, unknown>;
 
 export async function runCli(args: string[]): Promise<void> {
   const parser: Argv = yargs(args)
@@ -38,7 +37,7 @@ export async function runCli(args: string[]): Promise<void> {
           describe: 'Print the configuration as a JSON config file for --config (passwords masked; the resolved settings under "effective") and exit',
           group: 'Options:',
         }),
-      (argv) => startCommand(argv as Record<string, unknown>),
+      (argv) => startCommand(argv as unknown as CommandArgv),
     )
     .command(
       'inspect <method>',
@@ -49,7 +48,7 @@ export async function runCli(args: string[]): Promise<void> {
           .options({ ...remoteOptions, ...hiddenDaemonOptions })
           .example('$0 inspect ping', 'which workers answer')
           .example('$0 inspect stats --json -d celery@host1', 'one worker’s stats as JSON'),
-      (argv) => remoteCommand(argv as Record<string, unknown>, runInspect),
+      (argv) => remoteCommand(argv as unknown as CommandArgv, runInspect),
     )
     .command(
       'control <method>',
@@ -59,7 +58,7 @@ export async function runCli(args: string[]): Promise<void> {
           .positional('method', { choices: CONTROL_METHODS, describe: 'Control command', type: 'string' })
           .options({ ...remoteOptions, ...hiddenDaemonOptions })
           .example('$0 control enable_events', 'switch task events on in every worker'),
-      (argv) => remoteCommand(argv as Record<string, unknown>, runControl),
+      (argv) => remoteCommand(argv as unknown as CommandArgv, runControl),
     )
     .command(
       'events',
@@ -69,14 +68,14 @@ export async function runCli(args: string[]): Promise<void> {
           .options({ ...eventsOptions, ...hiddenDaemonOptions })
           .example('$0 events --type "task-f*" --task "app.tasks.*"', 'failures of some tasks')
           .example('$0 events --json --worker "celery@web-*"', 'one JSON object per event'),
-      (argv) => eventsCommand(argv as Record<string, unknown>),
+      (argv) => eventsCommand(argv as unknown as CommandArgv),
     )
     .strict()
     .version(VERSION)
     .help()
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
-      if (err instanceof ConfigError) configFailure(err.message);
+      // A ConfigError thrown while loading --config, or yargs' own complaint.
       if (err) configFailure(err.message);
       const known = [...Object.keys(daemonOptions), 'config', 'print-config', 'help', 'version'];
       configFailure(explainUnknown(msg ?? '', known, args) ?? msg ?? 'invalid arguments');
@@ -118,14 +117,8 @@ const eventsOptions = {
   json: { type: 'boolean', default: false, describe: 'One JSON object per event (the event as sent, plus the task name and queue when known)', group: 'Output:' },
 } as const satisfies Record<string, Options>;
 
-async function startCommand(argv: Record<string, unknown>): Promise<void> {
-  let cfg;
-  try {
-    cfg = buildConfig(argv);
-  } catch (err) {
-    if (err instanceof ConfigError) configFailure(err.message);
-    throw err;
-  }
+async function startCommand(argv: CommandArgv): Promise<void> {
+  const cfg = orConfigFailure(() => buildConfig(argv));
   if (argv['print-config'] === true) {
     process.stdout.write(`${scrub(JSON.stringify({ ...flagValues(argv), [EFFECTIVE_KEY]: printable(cfg) }, null, 2))}\n`);
     return;
@@ -135,28 +128,28 @@ async function startCommand(argv: Record<string, unknown>): Promise<void> {
   await runDaemon(cfg, log);
 }
 
-async function remoteCommand(
-  argv: Record<string, unknown>,
-  run: (argv: Record<string, unknown>, a: RemoteArgs) => Promise<number>,
-): Promise<void> {
+async function remoteCommand(argv: CommandArgv, run: (a: RemoteArgs) => Promise<number>): Promise<void> {
   const timeout = Number(argv['timeout']);
   if (!Number.isFinite(timeout) || timeout <= 0) configFailure(`invalid --timeout: "${String(argv['timeout'])}" is not a positive number of seconds`);
   const a: RemoteArgs = {
+    broker: orConfigFailure(() => buildBrokerConfig(argv)),
+    logLevel: argv['log-level'],
     method: String(argv['method']),
     destination: parseList(listOption(argv, 'destination')),
     timeoutSeconds: timeout,
     json: argv['json'] === true,
   };
-  await finish(() => run(argv, a));
+  await finish(() => run(a));
 }
 
-async function eventsCommand(argv: Record<string, unknown>): Promise<void> {
+async function eventsCommand(argv: CommandArgv): Promise<void> {
+  const cfg = orConfigFailure(() => buildConfig(argv));
   const filters = {
     types: parseList(listOption(argv, 'type')),
     tasks: parseList(listOption(argv, 'task')),
     workers: parseList(listOption(argv, 'worker')),
   };
-  await finish(() => runEvents(argv, filters, argv['json'] === true));
+  await finish(() => runEvents(cfg, argv['log-level'], filters, argv['json'] === true));
 }
 
 /** Runs a subcommand and exits with its status once stdout is flushed (piped output is async). */
@@ -172,7 +165,7 @@ async function finish(run: () => Promise<number>): Promise<void> {
   process.exit(code);
 }
 
-async function runDaemon(cfg: ReturnType<typeof buildConfig>, log: Logger): Promise<void> {
+async function runDaemon(cfg: Config, log: Logger): Promise<void> {
   let daemon;
   try {
     daemon = await startDaemon(cfg, log);
@@ -206,10 +199,10 @@ async function runDaemon(cfg: ReturnType<typeof buildConfig>, log: Logger): Prom
  * default), so the printed document is a config file `--config` loads as it is; passwords are
  * masked. The resolved configuration follows under EFFECTIVE_KEY, for reading (ignored on load).
  */
-function flagValues(argv: Record<string, unknown>): Record<string, unknown> {
+function flagValues(argv: CommandArgv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(daemonOptions)) {
-    const v = argv[key];
+    const v: unknown = argv[key];
     if (v === undefined) continue;
     // URLs with their password masked and their user kept, as everywhere else.
     const mask = (x: unknown) => {
@@ -224,7 +217,7 @@ function flagValues(argv: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The config with the broker URL reduced to its masked form. */
-function printable(cfg: ReturnType<typeof buildConfig>): unknown {
+function printable(cfg: Config): unknown {
   const { url, ...broker } = cfg.broker;
   return { ...cfg, broker: { ...broker, url: url.masked } };
 }

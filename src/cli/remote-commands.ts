@@ -1,18 +1,19 @@
 import { createMailbox } from '../broker/mailbox.js';
-import { buildBrokerConfig, type BrokerConfig } from '../config/config.js';
-import { ConfigError } from '../config/errors.js';
+import type { BrokerConfig } from '../config/config.js';
 import { scrub } from '../config/secrets.js';
 import { createLogger } from '../log.js';
 import { byNode, RemoteControl, type CallResult } from '../remote/client.js';
 import { cliArguments } from '../remote/methods.js';
 import { inspectTable } from './inspect-output.js';
+import { NAME } from './config-failure.js';
 import { renderTable } from './table.js';
 
-const NAME = 'celery-prometheus-exporter';
 /** Celery's exit status when no worker replied (EX_UNAVAILABLE). */
 export const EXIT_NO_REPLY = 69;
 
 export interface RemoteArgs {
+  broker: BrokerConfig;
+  logLevel: string;
   method: string;
   destination: string[];
   timeoutSeconds: number;
@@ -20,8 +21,8 @@ export interface RemoteArgs {
 }
 
 /** `inspect <method>`: what `celery -A app inspect <method>` prints, without Python. */
-export async function runInspect(argv: Record<string, unknown>, a: RemoteArgs): Promise<number> {
-  const result = await call(argv, a, cliArguments(a.method));
+export async function runInspect(a: RemoteArgs): Promise<number> {
+  const result = await call(a, cliArguments(a.method));
   const { nodes, duplicates } = byNode(result.replies);
   if (duplicates.length > 0) process.stderr.write(`warning: several workers answered as ${duplicates.join(', ')} (duplicate node names)\n`);
   if (result.replies.length === 0) return noReply();
@@ -36,8 +37,8 @@ export async function runInspect(argv: Record<string, unknown>, a: RemoteArgs): 
 }
 
 /** `control <command>`: like `celery control`; its --json is the list of replies, unmerged. */
-export async function runControl(argv: Record<string, unknown>, a: RemoteArgs): Promise<number> {
-  const result = await call(argv, a, {});
+export async function runControl(a: RemoteArgs): Promise<number> {
+  const result = await call(a, {});
   if (result.replies.length === 0) return noReply();
   if (a.json) {
     process.stdout.write(`${JSON.stringify(result.replies.map((r) => ({ [r.hostname]: r.value })))}\n`);
@@ -53,9 +54,9 @@ export async function runControl(argv: Record<string, unknown>, a: RemoteArgs): 
   return 0;
 }
 
-async function call(argv: Record<string, unknown>, a: RemoteArgs, args: Record<string, unknown>): Promise<CallResult> {
-  const broker = brokerConfig(argv);
-  const log = createLogger(String(argv['log-level'] ?? 'warn'), 'pretty');
+async function call(a: RemoteArgs, args: Record<string, unknown>): Promise<CallResult> {
+  const broker = a.broker;
+  const log = createLogger(a.logLevel, 'pretty');
   const rc = new RemoteControl(createMailbox(broker, log));
   try {
     return await rc.call(a.method, {
@@ -74,19 +75,6 @@ async function call(argv: Record<string, unknown>, a: RemoteArgs, args: Record<s
 
 /** An error already written to stderr; the caller only sets the exit status. */
 export class Reported extends Error {}
-
-export function brokerConfig(argv: Record<string, unknown>): BrokerConfig {
-  try {
-    return buildBrokerConfig(argv);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${NAME}: ${scrub(err.message)}\n`);
-      process.exitCode = 2;
-      throw new Reported();
-    }
-    throw err;
-  }
-}
 
 function noReply(): number {
   process.stderr.write('Error: No nodes replied within time constraint\n');

@@ -1,4 +1,5 @@
 import type { Options } from 'yargs';
+import type { ArgvOf } from './argv.js';
 import { decodeComponent, type BrokerUrl } from './broker-url.js';
 import { ConfigError } from './errors.js';
 import { parseInteger, parseSeconds } from './parse.js';
@@ -48,9 +49,7 @@ export interface AmqpConfig {
   management: ManagementConfig | undefined;
 }
 
-type Argv = Record<string, unknown>;
-
-export function buildAmqpConfig(argv: Argv, broker: BrokerUrl): AmqpConfig {
+export function buildAmqpConfig(argv: ArgvOf<typeof amqpOptions>, broker: BrokerUrl): AmqpConfig {
   const rawMgmt = argv['rabbitmq-management-url'];
   let management: ManagementConfig | undefined;
   if (typeof rawMgmt === 'string' && rawMgmt !== '') {
@@ -59,13 +58,13 @@ export function buildAmqpConfig(argv: Argv, broker: BrokerUrl): AmqpConfig {
     }
     management = parseManagementUrl(rawMgmt, broker);
   }
-  const ttl = parseSeconds('event-queue-ttl', argv['event-queue-ttl'] ?? 5, { allowZero: false });
-  const expires = parseSeconds('event-queue-expires', argv['event-queue-expires'] ?? 60, { allowZero: false });
+  const ttl = parseSeconds('event-queue-ttl', argv['event-queue-ttl'], { allowZero: false });
+  const expires = parseSeconds('event-queue-expires', argv['event-queue-expires'], { allowZero: false });
   // RabbitMQ rejects x-expires below 1 ms and an x-expires shorter than a reconnect would drop the queue under us.
   if (expires < 1) throw new ConfigError('event-queue-expires', `must be at least 1 second, got ${expires}`);
   return {
     // AMQP carries the heartbeat as whole seconds in a short.
-    heartbeat: parseInteger('amqp-heartbeat', argv['amqp-heartbeat'] ?? 30, 0, 65_535),
+    heartbeat: parseInteger('amqp-heartbeat', argv['amqp-heartbeat'], 0, 65_535),
     eventQueueTtl: ttl,
     eventQueueExpires: expires,
     management,

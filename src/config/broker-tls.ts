@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import type { Options } from 'yargs';
+import type { ArgvOf } from './argv.js';
 import type { BrokerUrl } from './broker-url.js';
 import { ConfigError } from './errors.js';
 
@@ -39,9 +40,9 @@ const FLAG_TO_QUERY: Record<keyof typeof brokerTlsOptions, string> = {
 };
 
 /** Folds the TLS flags into the parsed URL and checks that the files can be read. */
-export function applyBrokerTlsFlags(argv: Record<string, unknown>, url: BrokerUrl): void {
+export function applyBrokerTlsFlags(argv: ArgvOf<typeof brokerTlsOptions>, url: BrokerUrl): void {
   for (const [flag, key] of Object.entries(FLAG_TO_QUERY)) {
-    const v = argv[flag];
+    const v = argv[flag as keyof typeof FLAG_TO_QUERY];
     if (typeof v !== 'string' || v === '') continue;
     if (!url.tls) throw new ConfigError(flag, `needs a TLS broker URL (amqps:// or rediss://), got ${url.scheme}://`);
     url.query[key] = v;

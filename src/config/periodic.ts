@@ -1,7 +1,24 @@
+import type { Options } from 'yargs';
 import { ConfigError } from './errors.js';
 
 /** Multiple of the expected interval after which a periodic task without a success is overdue. */
 export const DEFAULT_PERIODIC_TOLERANCE = 1.5;
+
+export const periodicOptions = {
+  'periodic-task': {
+    type: 'string',
+    array: true,
+    describe:
+      'Periodic (beat) task that must succeed every INTERVAL: NAME=INTERVAL (30s, 5m, 1h, 1d; NAME may be a glob like reports.*), repeatable; exported as celery_task_expected_interval_seconds',
+    group: 'Periodic tasks:',
+  },
+  'periodic-task-tolerance': {
+    type: 'string',
+    array: true,
+    describe: `Multiple of the interval after which a periodic task without a success is overdue: FACTOR (all tasks, default ${DEFAULT_PERIODIC_TOLERANCE}) or NAME=FACTOR, repeatable`,
+    group: 'Periodic tasks:',
+  },
+} as const satisfies Record<string, Options>;
 
 /** One --periodic-task declaration: a task name (or glob) and how often it must succeed. */
 export interface PeriodicTask {

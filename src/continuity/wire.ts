@@ -63,7 +63,7 @@ export function setUpContinuity(cfg: Config, parts: ContinuityParts, log: Logger
 /** With --state-file: the persister, the saved state already restored. */
 function loadedPersister(cfg: Config, parts: ContinuityParts, log: Logger): StatePersister | undefined {
   const st = cfg.state;
-  if (st?.file === undefined) return undefined;
+  if (st.file === undefined) return undefined;
   const m = cfg.metrics;
   const settings = {
     stripHostnamePrefix: cfg.workers.stripHostnamePrefix,
@@ -103,7 +103,7 @@ function reconcilerFor(cfg: Config, { metrics, state }: ContinuityParts, log: Lo
       counted: { added: counted.labels('added'), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
       log,
     },
-    { replyTimeoutMs: cfg.remoteControl.replyTimeout * 1000, graceMs: (cfg.state?.reconcileGrace ?? 30) * 1000, ttlSeconds: cfg.metrics.trackedTaskTtl },
+    { replyTimeoutMs: cfg.remoteControl.replyTimeout * 1000, graceMs: cfg.state.reconcileGrace * 1000, ttlSeconds: cfg.metrics.trackedTaskTtl },
   );
   return { mailbox, reconciler };
 }

@@ -1,17 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { defaultsOf } from '../config/argv.js';
+import { connectionLimits, httpOptions, type ConnectionLimits } from '../config/http-config.js';
 
-/** How long connections may live without doing anything, and how many may be open. */
-export interface ConnectionLimits {
-  /** Open connections (TLS ones from before their handshake); past it the oldest idle one is closed. */
-  maxConnections: number;
-  /** A new connection must finish its TLS handshake and send complete request headers within this. */
-  headersTimeoutMs: number;
-  /** Keep-alive between requests, and a response making no progress (a client that does not read). */
-  idleTimeoutMs: number;
-}
+export type { ConnectionLimits } from '../config/http-config.js';
 
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { maxConnections: 256, headersTimeoutMs: 10_000, idleTimeoutMs: 60_000 };
+/** The limits of --http-max-connections, --http-headers-timeout and --http-idle-timeout left at their defaults. */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = connectionLimits(defaultsOf(httpOptions));
 
 /**
  * Node options for these limits (slow request headers, keep-alive, TLS handshake). A connection

@@ -2,7 +2,8 @@ import { connect } from 'amqplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AmqpEventConsumer, EVENT_EXCHANGE } from '../../src/broker/amqp/event-consumer.js';
-import { buildAmqpConfig } from '../../src/config/amqp-config.js';
+import { amqpOptions, buildAmqpConfig } from '../../src/config/amqp-config.js';
+import { defaultsOf } from '../../src/config/argv.js';
 import { parseBrokerUrl } from '../../src/config/broker-url.js';
 import { waitFor } from '../helpers/metrics.js';
 import { createVhost, type TestVhost } from '../helpers/rabbitmq.js';
@@ -30,7 +31,7 @@ it('reads deliveries from the frame buffer, and leaves split bodies to amqplib',
   const url = parseBrokerUrl(vhost.url);
   consumer = new AmqpEventConsumer(
     { url, transportOptions: {} },
-    buildAmqpConfig({}, url),
+    buildAmqpConfig(defaultsOf(amqpOptions), url),
     {
       pipeline: {
         onRedisMessage: () => undefined,

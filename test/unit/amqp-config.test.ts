@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { amqpConnectOptions, brokerLabel } from '../../src/broker/amqp/connect.js';
 import { isInternalQueue } from '../../src/broker/amqp/internal-queues.js';
-import { buildAmqpConfig } from '../../src/config/amqp-config.js';
+import { amqpOptions, buildAmqpConfig } from '../../src/config/amqp-config.js';
+import { defaultsOf, type ArgvOf } from '../../src/config/argv.js';
 import { applyBrokerTlsFlags } from '../../src/config/broker-tls.js';
 import { parseBrokerUrl } from '../../src/config/broker-url.js';
 import { ConfigError } from '../../src/config/errors.js';
@@ -82,24 +83,26 @@ describe('AMQP connection options', () => {
 
 describe('RabbitMQ options', () => {
   const broker = parseBrokerUrl('amqp://app:brokerpw@rabbit:5672/prod');
+  /** The RabbitMQ options as the CLI hands them over: the table's defaults, then what was given. */
+  const given = (values: Partial<ArgvOf<typeof amqpOptions>> = {}) => ({ ...defaultsOf(amqpOptions), ...values });
 
   it('defaults to Celery’s event queue TTL and expiry', () => {
-    expect(buildAmqpConfig({}, broker)).toEqual({ heartbeat: 30, eventQueueTtl: 5, eventQueueExpires: 60, management: undefined });
-    expect(() => buildAmqpConfig({ 'event-queue-ttl': 0 }, broker)).toThrow(/invalid --event-queue-ttl/);
-    expect(() => buildAmqpConfig({ 'event-queue-expires': 0.5 }, broker)).toThrow(/invalid --event-queue-expires: must be at least 1 second/);
+    expect(buildAmqpConfig(given(), broker)).toEqual({ heartbeat: 30, eventQueueTtl: 5, eventQueueExpires: 60, management: undefined });
+    expect(() => buildAmqpConfig(given({ 'event-queue-ttl': 0 }), broker)).toThrow(/invalid --event-queue-ttl/);
+    expect(() => buildAmqpConfig(given({ 'event-queue-expires': 0.5 }), broker)).toThrow(/invalid --event-queue-expires: must be at least 1 second/);
   });
 
   it('reads the management URL, falling back to the broker credentials, and masks the password', () => {
-    const m = buildAmqpConfig({ 'rabbitmq-management-url': 'https://mon:m%40pw@rabbit:15671/rmq' }, broker).management!;
+    const m = buildAmqpConfig(given({ 'rabbitmq-management-url': 'https://mon:m%40pw@rabbit:15671/rmq' }), broker).management!;
     expect(m).toEqual({ baseUrl: 'https://rabbit:15671/rmq/', username: 'mon', password: 'm@pw', masked: 'https://mon:****@rabbit:15671/rmq/' });
     expect(scrub('error m@pw')).toBe('error ****');
-    const inherited = buildAmqpConfig({ 'rabbitmq-management-url': 'http://rabbit:15672' }, broker).management!;
+    const inherited = buildAmqpConfig(given({ 'rabbitmq-management-url': 'http://rabbit:15672' }), broker).management!;
     expect([inherited.username, inherited.password, inherited.baseUrl]).toEqual(['app', 'brokerpw', 'http://rabbit:15672/']);
   });
 
   it('refuses a management URL that is not http(s) or comes with a Redis broker', () => {
-    expect(() => buildAmqpConfig({ 'rabbitmq-management-url': 'amqp://rabbit' }, broker)).toThrow(/must be http:\/\/ or https:\/\//);
-    expect(() => buildAmqpConfig({ 'rabbitmq-management-url': 'http://rabbit:15672' }, parseBrokerUrl('redis://h/0'))).toThrow(
+    expect(() => buildAmqpConfig(given({ 'rabbitmq-management-url': 'amqp://rabbit' }), broker)).toThrow(/must be http:\/\/ or https:\/\//);
+    expect(() => buildAmqpConfig(given({ 'rabbitmq-management-url': 'http://rabbit:15672' }), parseBrokerUrl('redis://h/0'))).toThrow(
       /only applies to an amqp/,
     );
   });

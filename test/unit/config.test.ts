@@ -1,8 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { defaultsOf, type ArgvOf } from '../../src/config/argv.js';
 import { maskUrl, parseBrokerUrl } from '../../src/config/broker-url.js';
+import { defaultConfig } from '../../src/config/config.js';
+import { httpOptions } from '../../src/config/http-config.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { parseBuckets, transportOptionValue } from '../../src/config/parse.js';
 import { scrub, registerSecret } from '../../src/config/secrets.js';
@@ -177,3 +180,34 @@ describe('configuration precedence: flag > env > file > default', () => {
     }
   });
 });
+
+describe('one set of defaults: the option table', () => {
+  it('derives the argv type from the table: defaults make an option required, the rest may be undefined', () => {
+    expectTypeOf<ArgvOf<typeof httpOptions>>().toEqualTypeOf<{
+      port: number;
+      host: string;
+      'metrics-path': string;
+      'url-prefix': string;
+      'web-config-file'?: string | undefined;
+      'http-max-connections': number;
+      'http-headers-timeout': number;
+      'http-idle-timeout': number;
+    }>();
+    expect(defaultsOf(httpOptions)).toEqual({
+      port: 8888,
+      host: '0.0.0.0',
+      'metrics-path': '/metrics',
+      'url-prefix': '',
+      'http-max-connections': 256,
+      'http-headers-timeout': 10,
+      'http-idle-timeout': 60,
+    });
+  });
+
+  it('defaultConfig() is the configuration the CLI resolves with no option at all', async () => {
+    const cfg = defaultConfig();
+    const printable = JSON.parse(JSON.stringify({ ...cfg, broker: { ...cfg.broker, url: cfg.broker.url.masked } })) as unknown;
+    expect(printable).toEqual(await printConfig([]));
+  });
+});
+

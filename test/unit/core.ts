@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { buildEventPath, type EventPath } from '../../src/app/event-path.js';
-import type { Config } from '../../src/config/config.js';
-import { configFromArgs } from '../../src/config/from-args.js';
+import { defaultConfig, type Config } from '../../src/config/config.js';
 import { parseMetrics, type Sample } from '../helpers/metrics.js';
 import { envelope } from './fixtures.js';
 
@@ -15,18 +14,18 @@ export interface TestCore extends EventPath {
 }
 
 /**
- * The one way tests build a configuration: the daemon's real defaults (an empty command line),
- * with a fixed broker URL, smaller task bounds (1,000 tasks, 1 h TTL) and these overrides.
+ * The one way tests build a configuration: the daemon's real defaults (defaultConfig: no option,
+ * no environment), smaller task bounds (1,000 tasks, 1 h TTL) and these overrides.
  */
 export function testConfig(
   metrics: Partial<Config['metrics']> = {},
   workers: Partial<Config['workers']> = {},
   queues: Partial<Config['queues']> = {},
 ): Config {
-  const cfg = configFromArgs(['--broker-url', 'redis://localhost:6379/0', '--max-tracked-tasks', '1000', '--tracked-task-ttl', '3600']);
+  const cfg = defaultConfig();
   return {
     ...cfg,
-    metrics: { ...cfg.metrics, ...metrics },
+    metrics: { ...cfg.metrics, maxTrackedTasks: 1000, trackedTaskTtl: 3600, ...metrics },
     workers: { ...cfg.workers, ...workers },
     queues: { ...cfg.queues, ...queues },
   };

@@ -55,6 +55,24 @@ describe('subcommands share the daemon’s environment and config file', () => {
     expect((await cli(['inspect', 'ping', '--bogus'])).code).toBe(2);
   });
 
+  it('end on bad configuration like the daemon: one line naming the flag, no password, status 2', { timeout: 60_000 }, async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['inspect', 'ping', '--broker-url', 'kafka://u:hunter22@k'], /^celery-prometheus-exporter: invalid --broker-url: unknown transport "kafka" in "kafka:\/\/u:\*\*\*\*@k"/],
+      [['control', 'enable_events', '--broker-url', 'redis://:hunter22@h:0x/0'], /^celery-prometheus-exporter: invalid --broker-url: /],
+      [['inspect', 'ping', '--timeout', '0'], /^celery-prometheus-exporter: invalid --timeout: "0" is not a positive number of seconds\n$/],
+      [['events', '--broker-url', 'kafka://u:hunter22@k'], /^celery-prometheus-exporter: invalid --broker-url: unknown transport "kafka" in "kafka:\/\/u:\*\*\*\*@k"/],
+      // events builds the daemon's whole configuration (its transport reads it).
+      [['events', '--runtime-buckets', '1,x'], /^celery-prometheus-exporter: invalid --runtime-buckets: "x" is not a non-negative number\n$/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toContain('hunter22');
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('never show the broker password, even when the broker refuses', async () => {
     const r = await cli(['inspect', 'ping', '--broker-url', 'redis://:s3cretpw@127.0.0.1:1/0', '--timeout', '0.2', '--log-level', 'silent']);
     expect(r.code).toBe(1);
