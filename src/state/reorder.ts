@@ -1,5 +1,4 @@
-import type { RawEvent } from '../decoder/body.js';
-import type { TaskEventType } from './task-events.js';
+import type { RawEvent, TaskEventType } from '../events/vocabulary.js';
 
 export interface HeldEvent {
   type: TaskEventType;

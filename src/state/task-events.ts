@@ -1,20 +1,9 @@
-import type { RawEvent } from '../decoder/body.js';
+import type { RawEvent, TaskEventType } from '../events/vocabulary.js';
 import { exceptionClass } from '../decoder/exception.js';
 import type { TaskMetrics } from '../metrics/task-metrics.js';
 import { UNKNOWN, type LabelPolicy } from './labels.js';
 import { ReorderBuffer, type HeldEvent } from './reorder.js';
 import type { TaskRecord, TaskTracker } from './task-tracker.js';
-
-export type TaskEventType =
-  | 'task-sent'
-  | 'task-received'
-  | 'task-started'
-  | 'task-succeeded'
-  | 'task-failed'
-  | 'task-rejected'
-  | 'task-revoked'
-  | 'task-retried'
-  | 'task-cancelled';
 
 export interface TaskEventHooks {
   /** A queue named by a task-sent event (feeds queue discovery). */

@@ -2,10 +2,13 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Core } from '../../src/core.js';
-import { INVALID_REASONS } from '../../src/metrics/self-metrics.js';
+import { INVALID_REASONS } from '../../src/events/vocabulary.js';
 import { parseMetrics, select, sum } from '../helpers/metrics.js';
 import { testConfig } from './core.js';
 import { capturedAmqpMessages, capturedRedisMessages, envelope } from './fixtures.js';
+import { decodeAmqpBody } from '../../src/decoder/body.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
+import { decodeRedisEvent } from '../../src/broker/redis/event-messages.js';
 
 /**
  * Hostile and broken input (issue 7): random and mutated envelopes and bodies go through the
@@ -123,9 +126,9 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
     const { core, lines } = fuzzCore();
     fc.assert(
       fc.property(mutatedEnvelope, (raw) => {
-        core.pipeline.onRedisMessage(raw);
+        core.pipeline.onBody(decodeEnvelope(raw));
         const buf = Buffer.concat([Buffer.from('xx'), Buffer.from(raw), Buffer.from('"}}')]);
-        core.pipeline.onRedisMessageBuffer(buf, 2, buf.length - 3);
+        core.pipeline.onBody(decodeRedisEvent(buf, 2, buf.length - 3));
       }),
       { numRuns: RUNS },
     );
@@ -139,7 +142,7 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
         fc.oneof(bodyText.map((t) => Buffer.from(t)), fc.constantFrom(...amqpSeeds), fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a))),
         fc.constantFrom(undefined, 'application/json', 'application/x-python-serialize', 'application/x-msgpack', 'application/x-yaml', 'APPLICATION/JSON'),
         fc.constantFrom(undefined, 'utf-8', 'binary', 'latin-1', ''),
-        (b, ct, enc) => core.pipeline.onAmqpMessage(b, ct, enc),
+        (b, ct, enc) => core.pipeline.onBody(decodeAmqpBody(b, ct, enc)),
       ),
       { numRuns: RUNS },
     );
@@ -151,7 +154,7 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
     let now = Date.now();
     fc.assert(
       fc.property(fc.array(body, { maxLength: 8 }), fc.nat(5000), (bodies, advance) => {
-        for (const b of bodies) core.pipeline.onRedisMessage(safeEnvelope(b));
+        for (const b of bodies) core.pipeline.onBody(decodeEnvelope(safeEnvelope(b)));
         now += advance;
         core.tick(now);
       }),
@@ -168,7 +171,7 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
       };
     };
     const before = count();
-    core.pipeline.onRedisMessage(envelope({ type: 'task-sent', uuid: 'after-1', name: 'fuzz.after', queue: 'q', hostname: 'gen@x', timestamp: 1 }));
+    core.pipeline.onBody(decodeEnvelope(envelope({ type: 'task-sent', uuid: 'after-1', name: 'fuzz.after', queue: 'q', hostname: 'gen@x', timestamp: 1 })));
     expect(count()).toEqual({ events: before.events + 1, sent: before.sent + 1 });
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { select, sum, value } from '../helpers/metrics.js';
 import { makeCore, testConfig } from './core.js';
 import { capturedRedisMessages } from './fixtures.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
 
 const T0 = 1_795_681_000;
 const sent = (uuid: string, extra: Record<string, unknown> = {}) => ({
@@ -14,7 +15,7 @@ const ev = (type: string, uuid: string, timestamp: number, extra: Record<string,
 describe('replaying the captured stream of a real worker', () => {
   it('yields the workload’s exact counts', () => {
     const t = makeCore();
-    for (const m of capturedRedisMessages()) t.core.pipeline.onRedisMessage(m.data);
+    for (const m of capturedRedisMessages()) t.core.pipeline.onBody(decodeEnvelope(m.data));
     const s = t.samples();
     const w = { hostname: 'w1@probe' };
     expect(value(s, 'celery_task_succeeded_total', { ...w, name: 'tests.add', queue_name: 'qa' })).toBe(5);
@@ -203,7 +204,7 @@ describe('bad input', () => {
     t.feed({ type: 'worker-elect', hostname: 'x' });
     t.feed({ hostname: 'x' });
     t.feed([1, 'two', null, [], { type: 7 }]);
-    t.core.pipeline.onRedisMessage('garbage');
+    t.core.pipeline.onBody(decodeEnvelope('garbage'));
     t.feed({ type: 'task-succeeded', uuid: 'x'.repeat(300) });
     const s = t.samples();
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'missing_field' })).toBe(2);
@@ -217,7 +218,7 @@ describe('bad input', () => {
   it('keeps what was counted when bad messages follow', () => {
     const t = makeCore();
     t.feed(sent('ok'));
-    t.core.pipeline.onRedisMessage('{"body": "!!!!", "content-type": "application/json", "properties": {"body_encoding": "base64"}}');
+    t.core.pipeline.onBody(decodeEnvelope('{"body": "!!!!", "content-type": "application/json", "properties": {"body_encoding": "base64"}}'));
     t.feed({ type: 'task-sent', uuid: 'z', name: 12, queue: { a: 1 }, timestamp: 'soon' });
     const s = t.samples();
     expect(value(s, 'celery_task_sent_total', { name: 'app.add' })).toBe(1);

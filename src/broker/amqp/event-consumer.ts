@@ -7,6 +7,7 @@ import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
 import { installDeliveryReader } from './delivery-reader.js';
+import { amqpEventBodies } from './event-bodies.js';
 import { amqpConnectOptions, closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
 
 /** Celery's event_exchange and event_queue_prefix defaults. */
@@ -23,7 +24,7 @@ const PREFETCH = 1000;
 /**
  * Celery events over AMQP 0-9-1 (docs/protocol.md §1): our own queue celeryev.<uuid>, exclusive,
  * auto-delete and non-durable, with Celery's x-message-ttl/x-expires, bound to the celeryev topic
- * exchange with "#", consumed with no-ack. Every body goes to pipeline.onAmqpMessage.
+ * exchange with "#", consumed with no-ack. Every body goes to the pipeline (event-bodies.ts).
  *
  * One generation number guards each connection: every callback of a connection that was lost or
  * replaced sees a stale generation and does nothing, so a close, an error and a cancelled consumer
@@ -101,20 +102,20 @@ export class AmqpEventConsumer implements EventTransport {
       });
       await ch.bindQueue(queue, EVENT_EXCHANGE, '#');
       await ch.prefetch(PREFETCH);
-      const pipeline = this.hooks.pipeline;
+      const deliver = amqpEventBodies(this.hooks.pipeline);
       await ch.consume(
         queue,
         (msg: ConsumeMessage | null) => {
           // null: the broker cancelled the consumer (queue deleted by an operator).
           if (msg === null) return this.lost(gen, `consumer of ${queue} cancelled by the broker`);
           const p = msg.properties;
-          pipeline.onAmqpMessage(msg.content, p.contentType as string | undefined, p.contentEncoding as string | undefined);
+          deliver(msg.content, 0, msg.content.length, p.contentType as string | undefined, p.contentEncoding as string | undefined);
         },
         { noAck: true },
       );
       // Deliveries then skip amqplib's message assembly (delivery-reader.ts); the callback above
       // still gets whatever the front leaves to amqplib, and the broker's cancel.
-      const off = installDeliveryReader(conn, ch, (buf, start, end, type, encoding) => pipeline.onAmqpBody(buf, start, end, type, encoding));
+      const off = installDeliveryReader(conn, ch, deliver);
       if (off === undefined) this.log.debug('amqplib internals not as expected: events take amqplib\'s message path');
       else ch.on('close', off);
       this.fastPath = off !== undefined;

@@ -5,6 +5,7 @@ import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
 import { fanoutPrefixes, keyPrefix } from './connect.js';
+import { redisEventMessages } from './event-messages.js';
 import { refusedSelect, refusedSubscribe } from './refusals.js';
 import { encodeCommand, RespError, RespReader, type Reply } from './resp.js';
 import { SentinelWatch } from './sentinel-watch.js';
@@ -183,7 +184,7 @@ export class RedisEventSubscriber implements EventTransport {
       sock.destroy();
     };
     const reader = new RespReader({
-      onMessage: (buf, start, end) => pipeline.onRedisMessageBuffer(buf, start, end),
+      onMessage: redisEventMessages(pipeline),
       onReply: (r) => {
         // Replies read in the same chunk after a refusal (e.g. PSUBSCRIBE after a refused SELECT) are void.
         if (failure !== undefined) return;
