@@ -35,7 +35,7 @@ describe('replaying the AMQP stream captured from a real worker', () => {
     for (const m of multi) expect(Array.isArray(JSON.parse(m.body))).toBe(true);
   });
 
-  it('yields the workload’s exact counts through onAmqpMessage', () => {
+  it('yields the workload’s exact counts through the AMQP body decoding', () => {
     const s = replayAmqp().samples();
     const w = { hostname: 'w1@probe' };
     expect(value(s, 'celery_task_succeeded_total', { ...w, name: 'tests.add', queue_name: 'qa' })).toBe(5);
