@@ -1,8 +1,16 @@
 import { parseBody } from './decoder/body.js';
 import { Invalid } from './decoder/invalid.js';
-import { TASK_EVENT_TYPES, WORKER_EVENT_TYPES, type RawEvent, type TaskEventType, type WorkerEventType } from './events/vocabulary.js';
+import {
+  TASK_EVENT_TYPES,
+  WORKER_EVENT_TYPES,
+  type EventType,
+  type InvalidReason,
+  type RawEvent,
+  type TaskEventType,
+  type WorkerEventType,
+} from './events/vocabulary.js';
 import type { CounterChild } from './metrics/counter.js';
-import type { SelfMetrics } from './metrics/self-metrics.js';
+import type { Gauge, GaugeChild } from './metrics/gauge.js';
 import type { TaskEventHandler } from './state/task-events.js';
 import type { WorkerState } from './state/worker-state.js';
 import type { RateLimitedLog } from './log.js';
@@ -10,6 +18,16 @@ import type { RateLimitedLog } from './log.js';
 type Route =
   | { kind: 'task'; type: TaskEventType; counter: CounterChild }
   | { kind: 'worker'; type: WorkerEventType; counter: CounterChild };
+
+/** The exporter's own metrics the pipeline writes (SelfMetrics in src/metrics/self-metrics.ts). */
+export interface PipelineMetrics {
+  event(type: EventType): CounterChild;
+  countInvalid(reason: InvalidReason, n?: number): void;
+  readonly lastEvent: GaugeChild;
+  readonly lag: GaugeChild;
+  /** The lag gauge's family: the pipeline sets its value when /metrics renders. */
+  readonly lagFamily: Gauge;
+}
 
 /** Upper bound on events in one message; a larger array is truncated (and counted) rather than walked. */
 const MAX_BATCH = 10_000;
@@ -46,7 +64,7 @@ export class EventPipeline {
   private readonly sorted = new Float64Array(LAG_WINDOW);
 
   constructor(
-    private readonly self: SelfMetrics,
+    private readonly self: PipelineMetrics,
     private readonly tasks: TaskEventHandler,
     private readonly workers: WorkerState,
     private readonly log: RateLimitedLog | undefined = undefined,
