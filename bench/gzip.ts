@@ -10,6 +10,7 @@ import { defaultConfig } from '../src/config/config.js';
 import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../src/config/defaults.js';
 import { Core } from '../src/core.js';
 import { DEFAULT_WORKLOAD, planTasks, redisEnvelope } from './events.js';
+import { decodeRedisEvent } from '../src/broker/redis/event-messages.js';
 
 const cfg = {
   brokerMasked: 'redis://bench', transport: 'redis',
@@ -25,7 +26,7 @@ const core = new Core(cfg, pino({ level: 'silent' }), Date.now, { defaultMetrics
 const plan = planTasks(50_000, { ...DEFAULT_WORKLOAD, taskNames: 250 }, Date.now() / 1000, 10_000);
 for (const m of plan.messages) {
   const b = Buffer.from(redisEnvelope(m));
-  core.pipeline.onRedisMessageBuffer(b, 0, b.length);
+  core.pipeline.onBody(decodeRedisEvent(b, 0, b.length));
 }
 
 async function render(level: number | undefined): Promise<{ bytes: number; cpuMs: number; wallMs: number }> {

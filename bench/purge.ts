@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { defaultConfig } from '../src/config/config.js';
 import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../src/config/defaults.js';
 import { Core } from '../src/core.js';
+import { decodeAmqpBody } from '../src/decoder/body.js';
 
 const HOSTS = Number(process.argv[2] ?? 100_000);
 let now = 1_795_681_000_000;
@@ -36,7 +37,7 @@ const core = new Core(
 const T0 = now / 1000;
 for (let i = 0; i < HOSTS; i++) {
   const ev = { type: 'task-sent', uuid: `u${i}`, name: 'app.t', queue: 'q', hostname: `producer-${i}@h`, timestamp: T0 };
-  core.pipeline.onAmqpMessage(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8');
+  core.pipeline.onBody(decodeAmqpBody(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8'));
 }
 const before = core.registry.totalSeries;
 now += 120_000;

@@ -1,37 +1,7 @@
 import { Counter, type CounterChild } from './counter.js';
 import { Gauge, type GaugeChild } from './gauge.js';
 import type { MetricRegistry } from './registry.js';
-
-/** Bounded set of reasons a message or event is rejected; keep it small (it is a label). */
-export const INVALID_REASONS = [
-  'envelope', // not a kombu JSON envelope
-  'encoding', // body_encoding unknown or base64 broken
-  'content_type', // a serializer we do not read (pickle, yaml, msgpack, …)
-  'compression', // compressed body
-  'json', // body is not JSON
-  'shape', // body/event is not an object or array of objects, or has no string "type"
-  'unknown_type', // an event type that is neither task-* nor worker-* we know
-  'missing_field', // a task event without uuid, or a worker event without hostname
-  'bad_value', // a field with a type or value that cannot be used (e.g. a string timestamp)
-  'timestamp', // an event timestamp over a year old or over a day ahead: the event counts, its time is ignored
-] as const;
-export type InvalidReason = (typeof INVALID_REASONS)[number];
-
-export const EVENT_TYPES = [
-  'task-sent',
-  'task-received',
-  'task-started',
-  'task-succeeded',
-  'task-failed',
-  'task-rejected',
-  'task-revoked',
-  'task-retried',
-  'task-cancelled',
-  'worker-online',
-  'worker-heartbeat',
-  'worker-offline',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import { EVENT_TYPES, INVALID_REASONS, type EventType, type InvalidReason } from '../events/vocabulary.js';
 
 export interface BuildInfo {
   version: string;

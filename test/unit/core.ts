@@ -4,6 +4,7 @@ import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BU
 import { Core, type CoreConfig } from '../../src/core.js';
 import { parseMetrics, type Sample } from '../helpers/metrics.js';
 import { envelope } from './fixtures.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
 
 export interface TestCore {
   core: Core;
@@ -42,7 +43,7 @@ export function makeCore(cfg: CoreConfig = testConfig(), startMs = 1_795_681_000
   return {
     core,
     clock,
-    feed: (body) => core.pipeline.onRedisMessage(envelope(body)),
+    feed: (body) => core.pipeline.onBody(decodeEnvelope(envelope(body))),
     samples: () => parseMetrics(core.registry.renderOwnSync()),
     advance(ms) {
       const end = clock.now + ms;
