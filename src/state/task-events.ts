@@ -3,6 +3,7 @@ import { exceptionClass } from '../decoder/exception.js';
 import type { TaskMetrics } from '../metrics/task-metrics.js';
 import { UNKNOWN, type LabelPolicy } from './labels.js';
 import { ReorderBuffer, type HeldEvent } from './reorder.js';
+import { FinishedTasks } from './finished-tasks.js';
 import type { TaskRecord, TaskTracker } from './task-tracker.js';
 
 export type TaskEventType =
@@ -44,7 +45,7 @@ export class TaskEventHandler {
    * connection). Such a late task-retried / task-sent is counted under the finished task's labels
    * and recreates no record (it used to count as name "unknown" and leave a task tracked forever).
    */
-  private readonly finishedRecently = new Map<string, { r: TaskRecord; atMs: number }>();
+  private readonly finishedRecently = new FinishedTasks<TaskRecord>(FINISHED_KEEP_MS, MAX_FINISHED_KEPT);
 
   constructor(
     private readonly tracker: TaskTracker,
@@ -84,16 +85,13 @@ export class TaskEventHandler {
     for (const [uuid, held] of this.reorder.expired(nowMs, stop)) {
       for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs, h.hostname);
     }
-    for (const [uuid, f] of this.finishedRecently) {
-      if (nowMs - f.atMs < FINISHED_KEEP_MS) break;
-      this.finishedRecently.delete(uuid);
-    }
+    this.finishedRecently.rotate(nowMs);
   }
 
   /** The record of a task that finished lately and is not tracked again, if any. */
   private recentlyFinished(uuid: string): TaskRecord | undefined {
     if (this.finishedRecently.size === 0 || this.tracker.get(uuid) !== undefined) return undefined;
-    return this.finishedRecently.get(uuid)?.r;
+    return this.finishedRecently.get(uuid);
   }
 
   /**
@@ -301,9 +299,7 @@ export class TaskEventHandler {
     if (from === from && ts === ts) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
     this.hooks.onFinished?.(r.name, state, ts);
     this.tracker.delete(uuid);
-    this.finishedRecently.delete(uuid);
-    this.finishedRecently.set(uuid, { r, atMs: nowMs });
-    if (this.finishedRecently.size > MAX_FINISHED_KEPT) this.finishedRecently.delete(this.finishedRecently.keys().next().value as string);
+    this.finishedRecently.remember(uuid, r, nowMs);
   }
 
   private series(r: TaskRecord, hostname: string, nowMs: number) {
@@ -325,7 +321,7 @@ export class TaskEventHandler {
   }
 }
 
-/** How long, and how many, finished tasks are remembered for their late task-retried / task-sent. */
+/** How long (at least; at most twice), and how many, finished tasks are remembered for their late task-retried / task-sent. */
 const FINISHED_KEEP_MS = 10_000;
 const MAX_FINISHED_KEPT = 10_000;
 
