@@ -11,7 +11,7 @@ import { Core } from './core.js';
 import { HttpServer } from './http/server.js';
 import { WebConfigFile } from './http/web-config.js';
 import type { Logger } from './log.js';
-import type { PollerSchedule } from './pollers/poller.js';
+import type { CollectorSchedule } from './pollers/collector.js';
 import { PollScheduler } from './pollers/scheduler.js';
 import type { Mailbox } from './remote/mailbox.js';
 import { remoteControlPollers } from './remote/pollers.js';
@@ -138,8 +138,8 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
 }
 
 /** The background pollers for this broker; each issue's collectors are added here. */
-function createPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
-  const schedules: PollerSchedule[] = [];
+function createPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): CollectorSchedule[] {
+  const schedules: CollectorSchedule[] = [];
   const every = {
     intervalMs: cfg.queues.pollInterval * 1000,
     timeoutMs: cfg.queues.pollTimeout * 1000,
@@ -158,7 +158,7 @@ function createPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox):
       { discoveryIntervalMs: cfg.queues.discoveryInterval * 1000, forgetAfterMs: cfg.queues.forgetAfter * 1000 },
       log,
     );
-    schedules.push({ poller, ...every });
+    schedules.push({ collector: poller, ...every });
   }
   if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, core, log));
   schedules.push(...remoteControlPollers(cfg, core, log, mailbox));

@@ -3,7 +3,7 @@ import type { Counter } from '../metrics/counter.js';
 import type { Gauge } from '../metrics/gauge.js';
 import type { InspectMetrics } from '../metrics/inspect-metrics.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
-import type { Poller } from '../pollers/poller.js';
+import type { Collector } from '../pollers/collector.js';
 import type { LabelPolicy } from '../state/labels.js';
 import type { QueueRegistry } from '../state/queue-registry.js';
 import type { WorkerState } from '../state/worker-state.js';
@@ -49,7 +49,7 @@ export const STARTUP_GRACE_MS = 10_000;
  * worker pool and per-queue gauges. A worker that stops answering loses its inspect series
  * (ping_success stays, at 0, until the worker is purged); a failed round withdraws them all.
  */
-export class InspectPoller implements Poller {
+export class InspectPoller implements Collector {
   readonly name = 'inspect';
   /** Local time each host last answered, for hosts the event stream may not know. */
   private readonly lastReply = new Map<string, number>();
@@ -64,7 +64,7 @@ export class InspectPoller implements Poller {
     d.metrics.utilization.collect = () => this.updateUtilization();
   }
 
-  async poll(signal: AbortSignal): Promise<void> {
+  async collect(signal: AbortSignal): Promise<void> {
     const call = (method: string) => this.d.rc.call(method, { timeoutMs: this.opts.replyTimeoutMs, signal }).then((r) => r.replies);
     // Ping alone first, so its reply time is not spent queued behind the heavier calls.
     const ping = await call('ping');

@@ -2,7 +2,7 @@ import { createMailbox } from '../broker/mailbox.js';
 import type { Config } from '../config/config.js';
 import type { Core } from '../core.js';
 import { RateLimitedLog, type Logger } from '../log.js';
-import type { PollerSchedule } from '../pollers/poller.js';
+import type { CollectorSchedule } from '../pollers/collector.js';
 import { LabelPolicy } from '../state/labels.js';
 import { RemoteControl } from './client.js';
 import { EnableEventsOnSight } from './enable-events-on-sight.js';
@@ -11,7 +11,7 @@ import { InspectPoller, type InspectPollerOptions } from './inspect-poller.js';
 import type { Mailbox } from './mailbox.js';
 
 /** The remote-control pollers the configuration asks for, sharing one mailbox (connections). */
-export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
+export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): CollectorSchedule[] {
   const rcfg = cfg.remoteControl;
   if (!rcfg.inspect && !rcfg.enableEvents) return [];
   // Its connections' recoveries count as celery_exporter_reconnects_total{component="control"}.
@@ -22,11 +22,11 @@ export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailb
   const rateLimited = new RateLimitedLog(log);
   const replyTimeoutMs = rcfg.replyTimeout * 1000;
   const timeoutMs = rcfg.pollTimeout * 1000;
-  const out: PollerSchedule[] = [];
+  const out: CollectorSchedule[] = [];
   if (rcfg.inspect) {
     const labels = new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength });
     const poller = inspectPollerFor(core, rc, labels, rateLimited, { replyTimeoutMs, purgeAfterMs: cfg.workers.purgeAfter * 1000 });
-    out.push({ poller, intervalMs: rcfg.pollInterval * 1000, timeoutMs });
+    out.push({ collector: poller, intervalMs: rcfg.pollInterval * 1000, timeoutMs });
   }
   if (rcfg.enableEvents) {
     log.info(
@@ -37,7 +37,7 @@ export function remoteControlPollers(cfg: Config, core: Core, log: Logger, mailb
     const onSight = new EnableEventsOnSight(rc, core.controlMetrics.enableEventsOnSight, log, { replyTimeoutMs });
     core.onWorkerSeen = (node) => onSight.workerSeen(node);
     out.push({
-      poller: new EnableEventsPoller(rc, broadcasts, replyTimeoutMs, log, rateLimited, onSight),
+      collector: new EnableEventsPoller(rc, broadcasts, replyTimeoutMs, log, rateLimited, onSight),
       intervalMs: rcfg.enableEventsInterval * 1000,
       timeoutMs,
     });

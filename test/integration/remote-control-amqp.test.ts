@@ -117,7 +117,7 @@ describe('remote control over RabbitMQ with real workers', () => {
       const before = await celeryView(url);
       // Celery's uptime is whole seconds: poll a second later so the round is surely after it.
       await new Promise((r) => setTimeout(r, 1100));
-      await poller.poll(new AbortController().signal);
+      await poller.collect(new AbortController().signal);
       const s = parseMetrics(core.registry.renderOwnSync());
       const after = await celeryView(url);
       expectMetricsMatchCelery(s, before, after, [W1, W2]);

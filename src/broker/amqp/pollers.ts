@@ -3,7 +3,7 @@ import type { Config } from '../../config/config.js';
 import type { Core } from '../../core.js';
 import { RateLimitedLog, type Logger } from '../../log.js';
 import { Gauge } from '../../metrics/gauge.js';
-import type { PollerSchedule } from '../../pollers/poller.js';
+import type { CollectorSchedule } from '../../pollers/collector.js';
 import { amqpConnectOptions, brokerLabel } from './connect.js';
 import { ManagementClient } from './management-client.js';
 import { ManagementPoller } from './management-poller.js';
@@ -14,7 +14,7 @@ import { AmqpQueuePoller } from './queue-poller.js';
  * --rabbitmq-management-url the management API beside them (every queue of the vhost, unacked
  * counts, broker health; the declares alone while it does not answer).
  */
-export function amqpPollers(cfg: Config, core: Core, log: Logger): PollerSchedule[] {
+export function amqpPollers(cfg: Config, core: Core, log: Logger): CollectorSchedule[] {
   const timing = {
     intervalMs: cfg.queues.pollInterval * 1000,
     timeoutMs: cfg.queues.pollTimeout * 1000,
@@ -49,7 +49,7 @@ export function amqpPollers(cfg: Config, core: Core, log: Logger): PollerSchedul
       new RateLimitedLog(log),
       { poller: declares, log, apiUp: apiUp.labels() },
     );
-    return [{ poller, ...timing }];
+    return [{ collector: poller, ...timing }];
   }
-  return [{ poller: declares, ...timing }];
+  return [{ collector: declares, ...timing }];
 }

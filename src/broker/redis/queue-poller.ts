@@ -3,7 +3,7 @@ import type { BrokerConfig } from '../../config/config.js';
 import type { Logger } from '../../log.js';
 import type { BrokerMetrics } from '../../metrics/broker-metrics.js';
 import type { QueueMetrics } from '../../metrics/queue-metrics.js';
-import type { Poller } from '../../pollers/poller.js';
+import type { Collector } from '../../pollers/collector.js';
 import type { QueueRegistry } from '../../state/queue-registry.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { redisOptions } from './connect.js';
@@ -42,7 +42,7 @@ const HSCAN_COUNT = 1000;
  * unacked_index and INFO. Only delivery tags not seen before cost a second round trip (HMGET of
  * their hash values, each parsed once and remembered while the tag stays reserved).
  */
-export class RedisQueuePoller implements Poller {
+export class RedisQueuePoller implements Collector {
   readonly name = 'redis_queues';
   private readonly client: Redis;
   private readonly layout: RedisQueueLayout;
@@ -101,7 +101,7 @@ export class RedisQueuePoller implements Poller {
     }
   }
 
-  async poll(signal: AbortSignal): Promise<void> {
+  async collect(signal: AbortSignal): Promise<void> {
     await this.ready(signal);
     // A round that times out leaves commands in flight on this connection: reconnect, so their
     // late replies are dropped and the next round starts clean.
