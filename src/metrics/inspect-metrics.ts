@@ -1,4 +1,3 @@
-import { REPLY_INVALID_REASONS } from '../remote/reply.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import type { MetricRegistry } from './registry.js';
@@ -126,6 +125,14 @@ export class InspectMetrics {
     ];
   }
 }
+
+/**
+ * Why a remote-control reply was skipped (src/remote/reply.ts decides); a small fixed set, the
+ * `reason` label of celery_exporter_control_replies_invalid_total. Declared here, below the
+ * remote-control code, so this metrics layer needs nothing from it.
+ */
+export const REPLY_INVALID_REASONS = ['envelope', 'encoding', 'content_type', 'compression', 'json', 'shape'] as const;
+export type ReplyInvalidReason = (typeof REPLY_INVALID_REASONS)[number];
 
 /** The exporter's own remote-control counters. */
 export class ControlSelfMetrics {

@@ -5,11 +5,10 @@ import { decodeEnvelope } from '../../decoder/envelope.js';
 import { Invalid } from '../../decoder/invalid.js';
 import { parseJsonTolerant } from '../../decoder/json.js';
 import type { Logger } from '../../log.js';
-import { abortReason, raceAbort, type Mailbox, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
+import { abortReason, raceAbort, type Mailbox, type MailboxHooks, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
 import { pidboxNames, replyQueueName, type PidboxNames, type PidboxRequest, type RequestHeaders } from '../../remote/protocol.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
-import type { MailboxHooks } from '../mailbox.js';
 import { fanoutPrefixes, keyPrefix, redisOptions } from './connect.js';
 import { SentinelWatch } from './sentinel-watch.js';
 
