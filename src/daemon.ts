@@ -3,7 +3,7 @@ import { AmqpEventConsumer } from './broker/amqp/event-consumer.js';
 import { RedisEventSubscriber } from './broker/redis/event-subscriber.js';
 import type { EventTransport, TransportHooks } from './broker/transport.js';
 import type { Config } from './config/config.js';
-import { buildCollectors, type CollectorDeps } from './collectors.js';
+import { buildCollectors, type CollectorDeps } from './app/collectors.js';
 import { setUpContinuity } from './continuity/wire.js';
 import { scrub } from './config/secrets.js';
 import { Core } from './core.js';
@@ -134,7 +134,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   };
 }
 
-/** The collectors' narrow view of the core (see src/collectors.ts). */
+/** The collectors' narrow view of the core (see src/app/collectors.ts). */
 function collectorDeps(core: Core, mailbox: Mailbox | undefined): CollectorDeps {
   return {
     queues: core.queues,

@@ -5,7 +5,7 @@
  * scheduler (scheduler.ts) times it, bounds it and counts failures. /metrics reads what the last
  * round left; for an on-demand collector (minIntervalMs) it may first wait, briefly and
  * boundedly, for a fresh round. Which collectors run, and how each is built, is the table in
- * src/collectors.ts.
+ * src/app/collectors.ts.
  */
 export interface Collector {
   /** Label value of celery_exporter_poll_*{poller}; short and stable, e.g. "redis_queues". */

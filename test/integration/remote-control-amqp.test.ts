@@ -8,7 +8,7 @@ import { buildBrokerConfig } from '../../src/config/config.js';
 import { Core } from '../../src/core.js';
 import { RateLimitedLog } from '../../src/log.js';
 import { byNode, RemoteControl } from '../../src/remote/client.js';
-import { inspectPollerFor } from '../../src/collectors.js';
+import { inspectPollerFor } from '../../src/app/collectors.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { amqpUrl } from '../helpers/brokers.js';
 import { celeryCli, sendWorkload, startWorker, type Worker } from '../helpers/celery.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import yargs from 'yargs';
-import { buildCollectors, COLLECTORS, type CollectorDeps } from '../../src/collectors.js';
+import { buildCollectors, COLLECTORS, type CollectorDeps } from '../../src/app/collectors.js';
 import { buildConfig } from '../../src/config/config.js';
 import { daemonOptions } from '../../src/config/options.js';
 import type { CollectorSchedule } from '../../src/pollers/collector.js';

@@ -1,32 +1,32 @@
 import { readFileSync } from 'node:fs';
-import { amqpConnectOptions, brokerLabel } from './broker/amqp/connect.js';
-import { ManagementClient } from './broker/amqp/management-client.js';
-import { ManagementPoller } from './broker/amqp/management-poller.js';
-import { AmqpQueuePoller } from './broker/amqp/queue-poller.js';
-import { createMailbox } from './broker/mailbox.js';
-import { RedisQueuePoller } from './broker/redis/queue-poller.js';
-import type { Config } from './config/config.js';
-import { RateLimitedLog, type Logger } from './log.js';
-import type { BrokerMetrics } from './metrics/broker-metrics.js';
-import type { Counter } from './metrics/counter.js';
-import { Gauge } from './metrics/gauge.js';
-import type { ControlSelfMetrics, InspectMetrics } from './metrics/inspect-metrics.js';
-import type { QueueMetrics } from './metrics/queue-metrics.js';
-import type { MetricRegistry } from './metrics/registry.js';
-import type { WorkerMetrics } from './metrics/worker-metrics.js';
-import type { CollectorSchedule } from './pollers/collector.js';
-import { RemoteControl } from './remote/client.js';
-import { EnableEventsOnSight } from './remote/enable-events-on-sight.js';
-import { EnableEventsPoller } from './remote/enable-events-poller.js';
-import { InspectPoller, type InspectPollerOptions } from './remote/inspect-poller.js';
-import type { Mailbox } from './remote/mailbox.js';
-import { LabelPolicy } from './state/labels.js';
-import type { QueueRegistry } from './state/queue-registry.js';
-import type { WorkerState } from './state/worker-state.js';
+import { amqpConnectOptions, brokerLabel } from '../broker/amqp/connect.js';
+import { ManagementClient } from '../broker/amqp/management-client.js';
+import { ManagementPoller } from '../broker/amqp/management-poller.js';
+import { AmqpQueuePoller } from '../broker/amqp/queue-poller.js';
+import { createMailbox } from '../broker/mailbox.js';
+import { RedisQueuePoller } from '../broker/redis/queue-poller.js';
+import type { Config } from '../config/config.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import type { BrokerMetrics } from '../metrics/broker-metrics.js';
+import type { Counter } from '../metrics/counter.js';
+import { Gauge } from '../metrics/gauge.js';
+import type { ControlSelfMetrics, InspectMetrics } from '../metrics/inspect-metrics.js';
+import type { QueueMetrics } from '../metrics/queue-metrics.js';
+import type { MetricRegistry } from '../metrics/registry.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { CollectorSchedule } from '../pollers/collector.js';
+import { RemoteControl } from '../remote/client.js';
+import { EnableEventsOnSight } from '../remote/enable-events-on-sight.js';
+import { EnableEventsPoller } from '../remote/enable-events-poller.js';
+import { InspectPoller, type InspectPollerOptions } from '../remote/inspect-poller.js';
+import type { Mailbox } from '../remote/mailbox.js';
+import { LabelPolicy } from '../state/labels.js';
+import type { QueueRegistry } from '../state/queue-registry.js';
+import type { WorkerState } from '../state/worker-state.js';
 
 /**
  * The collector table: every background collector, when it is on, and how it is built. It is
- * wiring (it picks broker adapters and remote-control collectors), so it sits beside daemon.ts
+ * wiring (it picks broker adapters and remote-control collectors), so it sits with daemon.ts in the wiring layer
  * and not in src/pollers/, which src/broker/ and src/remote/ import for the Collector contract.
  */
 
