@@ -11,7 +11,8 @@ const log = pino({ level: 'silent' });
 let built: CollectorSchedule[] = [];
 
 function build(args: string[]): { schedules: CollectorSchedule[]; seen: Array<(node: string) => void> } {
-  const cfg = buildConfig(yargs(args).options(daemonOptions).parseSync() as Record<string, unknown>);
+  const argv = yargs(args).options(daemonOptions).parseSync() as unknown as Parameters<typeof buildConfig>[0];
+  const cfg = buildConfig(argv);
   const { core } = makeCore();
   const seen: Array<(node: string) => void> = [];
   const deps: CollectorDeps = {
