@@ -1,20 +1,17 @@
 import type { AddressInfo } from 'node:net';
 import { AmqpEventConsumer } from './broker/amqp/event-consumer.js';
-import { amqpPollers } from './broker/amqp/pollers.js';
 import { RedisEventSubscriber } from './broker/redis/event-subscriber.js';
-import { RedisQueuePoller } from './broker/redis/queue-poller.js';
 import type { EventTransport, TransportHooks } from './broker/transport.js';
 import type { Config } from './config/config.js';
+import { buildCollectors, type CollectorDeps } from './app/collectors.js';
 import { setUpContinuity } from './continuity/wire.js';
 import { scrub } from './config/secrets.js';
 import { Core } from './core.js';
 import { HttpServer } from './http/server.js';
 import { WebConfigFile } from './http/web-config.js';
 import type { Logger } from './log.js';
-import type { PollerSchedule } from './pollers/poller.js';
 import { PollScheduler } from './pollers/scheduler.js';
 import type { Mailbox } from './remote/mailbox.js';
-import { remoteControlPollers } from './remote/pollers.js';
 import { VERSION } from './version.js';
 
 /** How long a shutdown waits for goodbyes (QUIT, pidbox cleanup, open scrapes) before it lets go. */
@@ -91,7 +88,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  pollers = new PollScheduler(createPollers(cfg, core, log, continuity.mailbox), core.self, log, {
+  pollers = new PollScheduler(buildCollectors(cfg, collectorDeps(core, continuity.mailbox), log), core.self, log, {
     // Down, or back for less than 5 s (the pollers' own clients reconnect on their own backoff).
     brokerDown: () => !transport.ready || Date.now() - readySince < 5000,
     brokerUnreachable: () => !transport.ready,
@@ -137,32 +134,22 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
   };
 }
 
-/** The background pollers for this broker; each issue's collectors are added here. */
-function createPollers(cfg: Config, core: Core, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
-  const schedules: PollerSchedule[] = [];
-  const every = {
-    intervalMs: cfg.queues.pollInterval * 1000,
-    timeoutMs: cfg.queues.pollTimeout * 1000,
-    minIntervalMs: cfg.queues.minPollInterval > 0 ? cfg.queues.minPollInterval * 1000 : undefined,
+/** The collectors' narrow view of the core (see src/app/collectors.ts). */
+function collectorDeps(core: Core, mailbox: Mailbox | undefined): CollectorDeps {
+  return {
+    queues: core.queues,
+    queueMetrics: core.queueMetrics,
+    brokerMetrics: core.brokerMetrics,
+    inspectMetrics: core.inspectMetrics,
+    workerMetrics: core.workerMetrics,
+    controlMetrics: core.controlMetrics,
+    workers: core.workers,
+    reconnects: core.self.reconnects,
+    registry: core.registry,
+    purgeHostname: (h) => core.purgeHostname(h),
+    onWorkerSeen: (listener) => (core.onWorkerSeen = listener),
+    mailbox,
   };
-  if (cfg.broker.url.transport === 'redis') {
-    core.self.reconnects.labels('queues');
-    const poller = new RedisQueuePoller(
-      cfg.broker,
-      {
-        queues: core.queues,
-        queueMetrics: core.queueMetrics,
-        brokerMetrics: core.brokerMetrics,
-        onReconnect: () => core.self.reconnects.labels('queues').inc(),
-      },
-      { discoveryIntervalMs: cfg.queues.discoveryInterval * 1000, forgetAfterMs: cfg.queues.forgetAfter * 1000 },
-      log,
-    );
-    schedules.push({ poller, ...every });
-  }
-  if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, core, log));
-  schedules.push(...remoteControlPollers(cfg, core, log, mailbox));
-  return schedules;
 }
 
 /** The event stream of the configured broker (also used by the `events` subcommand). */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RateLimitedLog } from '../../src/log.js';
 import type { NodeReply, RemoteControl } from '../../src/remote/client.js';
 import { STARTUP_GRACE_MS, type InspectRound } from '../../src/remote/inspect-poller.js';
-import { inspectPollerFor } from '../../src/remote/pollers.js';
+import { inspectPollerFor } from '../../src/app/collectors.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { select, value } from '../helpers/metrics.js';
 import { makeCore, testConfig, type TestCore } from './core.js';
