@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { promtool } from '../helpers/promtool.js';
 import { RULE_TESTS_DIR, RULES_DIR, ruleFiles } from '../helpers/rules.js';
+import { committedDashboards, queries } from '../helpers/dashboards.js';
+import { deduplicateReplicas } from '../../grafana/src/replicas.js';
 
 /**
  * Two exporter replicas on one broker (docs/deployment.md) must not change what a rule answers.
@@ -100,14 +102,38 @@ describe('rules with two exporter replicas', () => {
   });
 
   it('the rule files deduplicate every celery_* series before aggregating it', () => {
-    const unguarded: string[] = [];
-    for (const rule of ruleFiles().flatMap((f) => f.groups.flatMap((g) => g.rules))) {
-      if (rule.alert?.startsWith('CeleryExporter')) continue; // per instance on purpose
-      for (const m of rule.expr.matchAll(/(?<![:\w])(celery_(?!exporter_)[a-z_]+)(?![:\w])/g)) {
-        const before = rule.expr.slice(0, m.index);
-        if (!/max without \(instance, pod\) \((\w+\()?$/.test(before)) unguarded.push(`${rule.alert ?? rule.record}: ${m[1]}`);
-      }
-    }
+    const unguarded = ruleFiles()
+      .flatMap((f) => f.groups.flatMap((g) => g.rules))
+      .filter((r) => !r.alert?.startsWith('CeleryExporter')) // per instance on purpose
+      .flatMap((r) => unguardedSeries(r.expr).map((m) => `${r.alert ?? r.record}: ${m}`));
     expect(unguarded).toEqual([]);
   });
 });
+
+describe('dashboards with two exporter replicas', () => {
+  it('deduplicate a selector, a range function of one, and leave the exporter\'s own series', () => {
+    expect(deduplicateReplicas('sum by (le) (rate(celery_task_runtime_seconds_bucket{job=~"$job"}[$__rate_interval]))')).toBe(
+      'sum by (le) (max without (instance, pod) (rate(celery_task_runtime_seconds_bucket{job=~"$job"}[$__rate_interval])))',
+    );
+    expect(deduplicateReplicas('count(celery_worker_up{job=~"$job"}) - sum(celery_worker_up{job=~"$job"})')).toBe(
+      'count(max without (instance, pod) (celery_worker_up{job=~"$job"})) - sum(max without (instance, pod) (celery_worker_up{job=~"$job"}))',
+    );
+    expect(deduplicateReplicas('rate(celery_exporter_events_total{job=~"$job"}[1m])')).toBe('rate(celery_exporter_events_total{job=~"$job"}[1m])');
+  });
+
+  it('read every celery_* series of every panel deduplicated', () => {
+    const all = Object.entries(committedDashboards()).flatMap(([f, d]) => queries(f, d));
+    expect(all.length).toBeGreaterThan(100);
+    const unguarded = all.flatMap((q) => unguardedSeries(q.expr).map((m) => `${q.dashboard} › ${q.panel} › ${q.refId}: ${m}`));
+    expect(unguarded).toEqual([]);
+  });
+});
+
+/** celery_* metrics (not the exporter's own) of an expression read without `max without (instance, pod)` first. */
+function unguardedSeries(expr: string): string[] {
+  const out: string[] = [];
+  for (const m of expr.matchAll(/(?<![:\w])(celery_(?!exporter_)[a-z_]+)(?![:\w])/g)) {
+    if (!/max without \(instance, pod\) \((\w+\()?$/.test(expr.slice(0, m.index))) out.push(m[1]!);
+  }
+  return out;
+}
