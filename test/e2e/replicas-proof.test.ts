@@ -144,15 +144,20 @@ describe('two exporter replicas against a real Prometheus give the single-export
     }
   }
 
-  /** Waits until no task runs and every replica has been scraped a few times since, recording alerts. */
+  /**
+   * Waits until the workers are quiet in both replicas' view — nothing running, reserved or
+   * scheduled (the ETA tasks of the last round) — and both have polled and been scraped a few
+   * times since, recording alerts meanwhile. Gauges read by remote control then hold still.
+   */
   async function settle(): Promise<void> {
-    const busy = () => api<{ result: Series[] }>('query', { query: `sum(celery_worker_tasks_active{job="${SINGLE}"})` }).then((d) => d.result);
+    const inFlight = ['active', 'reserved', 'scheduled'].map((s) => `sum(celery_worker_tasks_${s}{job="${PAIR}"})`).join(' + ');
+    const busy = () => api<{ result: Series[] }>('query', { query: inFlight }).then((d) => d.result);
     await waitFor(
       async () => (await recordAlerts(), await busy()),
       (r) => r.length === 1 && r[0]!.value[1] === '0',
       { what: 'workers idle', timeoutMs: 60_000, intervalMs: 500 },
     );
-    await new Promise((r) => setTimeout(r, 4_000 * SCRAPE));
+    await new Promise((r) => setTimeout(r, 4_000 * Math.max(SCRAPE, INSPECT_INTERVAL)));
     await recordAlerts();
   }
 
