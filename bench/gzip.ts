@@ -5,11 +5,12 @@
  *   node bench/dist/bench/gzip.js
  */
 import { pino } from 'pino';
-import { constants, createGzip } from 'node:zlib';
 import { buildEventPath } from '../src/app/event-path.js';
+import { constants, createGzip } from 'node:zlib';
 import { defaultConfig } from '../src/config/config.js';
 import { parseBrokerUrl } from '../src/config/broker-url.js';
 import { DEFAULT_WORKLOAD, planTasks, redisEnvelope } from './events.js';
+import { decodeRedisEvent } from '../src/broker/redis/event-messages.js';
 
 const base = defaultConfig();
 const cfg = { ...base, broker: { ...base.broker, url: parseBrokerUrl('redis://bench') } };
@@ -18,7 +19,7 @@ const { metrics, pipeline } = buildEventPath(cfg, pino({ level: 'silent' }), { d
 const plan = planTasks(50_000, { ...DEFAULT_WORKLOAD, taskNames: 250 }, Date.now() / 1000, 10_000);
 for (const m of plan.messages) {
   const b = Buffer.from(redisEnvelope(m));
-  pipeline.onRedisMessageBuffer(b, 0, b.length);
+  pipeline.onBody(decodeRedisEvent(b, 0, b.length));
 }
 
 async function render(level: number | undefined): Promise<{ bytes: number; cpuMs: number; wallMs: number }> {

@@ -10,6 +10,7 @@ import { parseBrokerUrl } from '../src/config/broker-url.js';
 import { decodeEnvelopeBuffer } from '../src/decoder/envelope.js';
 import { parseBody } from '../src/decoder/body.js';
 import { DEFAULT_WORKLOAD, planTasks, redisEnvelope } from './events.js';
+import { decodeRedisEvent } from '../src/broker/redis/event-messages.js';
 
 const TASKS = 40_000;
 const plan = planTasks(TASKS, DEFAULT_WORKLOAD, Date.now() / 1000, 20_000);
@@ -52,6 +53,6 @@ best('envelope + JSON.parse', 7, () => {
   }
 });
 best('full pipeline', 7, () => {
-  for (let i = 0; i < bounds.length; i += 2) pipeline.onRedisMessageBuffer(all, bounds[i]!, bounds[i + 1]!);
+  for (let i = 0; i < bounds.length; i += 2) pipeline.onBody(decodeRedisEvent(all, bounds[i]!, bounds[i + 1]!));
 });
 process.stdout.write(`(${events} events, ${raws.length} messages; sink ${sink % 7})\n`);

@@ -7,6 +7,7 @@
 import { pino } from 'pino';
 import { buildEventPath } from '../src/app/event-path.js';
 import { defaultConfig } from '../src/config/config.js';
+import { decodeAmqpBody } from '../src/decoder/body.js';
 
 const HOSTS = Number(process.argv[2] ?? 100_000);
 let now = 1_795_681_000_000;
@@ -20,7 +21,7 @@ const { metrics, state, pipeline } = buildEventPath(cfg, pino({ level: 'silent' 
 const T0 = now / 1000;
 for (let i = 0; i < HOSTS; i++) {
   const ev = { type: 'task-sent', uuid: `u${i}`, name: 'app.t', queue: 'q', hostname: `producer-${i}@h`, timestamp: T0 };
-  pipeline.onAmqpMessage(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8');
+  pipeline.onBody(decodeAmqpBody(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8'));
 }
 const before = metrics.registry.totalSeries;
 now += 120_000;

@@ -16,6 +16,7 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { metricSum, ROOT, startDaemon, type Proc } from './exporter-process.js';
+import { BENCH_PUBSUB_LIMIT, startOwnRedis } from './own-redis.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { checksTable, checkTargets } from './targets.js';
@@ -25,7 +26,10 @@ const opt = (k: string, d: string) => {
   const i = args.indexOf(`--${k}`);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
 };
-const REDIS = opt('redis', process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379').replace(/\/\d*$/, '');
+/** A Redis named by --redis or REDIS_URL; otherwise the bench starts its own (own-redis.ts). */
+const GIVEN_REDIS = opt('redis', process.env['REDIS_URL'] ?? '').replace(/\/\d*$/, '');
+let REDIS = GIVEN_REDIS;
+let stopOwnRedis = (): void => undefined;
 const AMQP = opt('amqp', process.env['AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672');
 /** URL-encoded vhost (%2F = "/"); give the bench its own on a RabbitMQ others use. */
 const VHOST = opt('amqp-vhost', process.env['AMQP_VHOST'] ?? '%2F');
@@ -249,6 +253,12 @@ async function main(): Promise<void> {
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
   if (BROKERS.some((b) => b !== 'redis' && b !== 'amqp')) throw new Error(`--broker: redis, amqp or both, got ${BROKERS.join(',')}`);
   if (!existsSync(CLI)) throw new Error('build first: npm run build');
+  if (REDIS === '' && BROKERS.includes('redis')) {
+    const own = await startOwnRedis();
+    REDIS = own.url;
+    stopOwnRedis = own.stop;
+    process.stdout.write(`redis: own redis-server at ${REDIS} (client-output-buffer-limit ${BENCH_PUBSUB_LIMIT})\n`);
+  }
   const results: Result[] = [];
   for (const s of SCENARIOS.filter((x) => wanted.includes(x.id))) {
     if (s.purgeHosts !== undefined) {
@@ -292,7 +302,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+main()
+  .finally(() => stopOwnRedis())
+  .catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });

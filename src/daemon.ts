@@ -1,9 +1,8 @@
 import type { AddressInfo } from 'node:net';
+import { buildCollectors, collectorDeps } from './app/collectors.js';
 import { buildEventPath, type EventPath } from './app/event-path.js';
 import { AmqpEventConsumer } from './broker/amqp/event-consumer.js';
-import { amqpPollers } from './broker/amqp/pollers.js';
 import { RedisEventSubscriber } from './broker/redis/event-subscriber.js';
-import { RedisQueuePoller } from './broker/redis/queue-poller.js';
 import type { EventTransport, TransportHooks } from './broker/transport.js';
 import type { Config } from './config/config.js';
 import { setUpContinuity, type Continuity } from './continuity/wire.js';
@@ -12,10 +11,7 @@ import { HttpServer } from './http/server.js';
 import { WebConfigFile } from './http/web-config.js';
 import type { Logger } from './log.js';
 import type { MetricRegistry } from './metrics/registry.js';
-import type { PollerSchedule } from './pollers/poller.js';
 import { PollScheduler } from './pollers/scheduler.js';
-import type { Mailbox } from './remote/mailbox.js';
-import { remoteControlPollers } from './remote/pollers.js';
 import { VERSION } from './version.js';
 
 /** How long a shutdown waits for goodbyes (QUIT, pidbox cleanup, open scrapes) before it lets go. */
@@ -47,7 +43,7 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
     'listening',
   );
   transport.start();
-  pollers = new PollScheduler(createPollers(cfg, parts, log, continuity.mailbox), metrics.self, log, {
+  pollers = new PollScheduler(buildCollectors(cfg, collectorDeps(parts, continuity.mailbox), log), metrics.self, log, {
     // Down, or back for less than 5 s (the pollers' own clients reconnect on their own backoff).
     brokerDown: () => !transport.ready || Date.now() - link.readySince < 5000,
     brokerUnreachable: () => !transport.ready,
@@ -159,34 +155,6 @@ async function stopWithinBudget(parts: Record<string, Promise<void>>, log: Logge
   clearTimeout(budget);
   if (pending.size > 0) log.warn({ components: [...pending], budgetMs: STOP_BUDGET_MS }, 'shutdown budget spent (broker not answering?); closing what is still open unanswered');
   if (failures.length > 0) throw failures[0];
-}
-
-/** The background pollers for this broker; each issue's collectors are added here. */
-function createPollers(cfg: Config, { metrics, state }: Pick<EventPath, 'metrics' | 'state'>, log: Logger, mailbox?: Mailbox): PollerSchedule[] {
-  const schedules: PollerSchedule[] = [];
-  const every = {
-    intervalMs: cfg.queues.pollInterval * 1000,
-    timeoutMs: cfg.queues.pollTimeout * 1000,
-    minIntervalMs: cfg.queues.minPollInterval > 0 ? cfg.queues.minPollInterval * 1000 : undefined,
-  };
-  if (cfg.broker.url.transport === 'redis') {
-    metrics.self.reconnects.labels('queues');
-    const poller = new RedisQueuePoller(
-      cfg.broker,
-      {
-        queues: state.queues,
-        queueMetrics: metrics.queues,
-        brokerMetrics: metrics.broker,
-        onReconnect: () => metrics.self.reconnects.labels('queues').inc(),
-      },
-      { discoveryIntervalMs: cfg.queues.discoveryInterval * 1000, forgetAfterMs: cfg.queues.forgetAfter * 1000 },
-      log,
-    );
-    schedules.push({ poller, ...every });
-  }
-  if (cfg.broker.url.transport === 'amqp') schedules.push(...amqpPollers(cfg, { metrics, state }, log));
-  schedules.push(...remoteControlPollers(cfg, { metrics, state }, log, mailbox));
-  return schedules;
 }
 
 /** The event stream of the configured broker (also used by the `events` subcommand). */

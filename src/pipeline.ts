@@ -1,9 +1,17 @@
-import { decodeAmqpBody, parseBody, type RawEvent } from './decoder/body.js';
-import { decodeEnvelope, decodeEnvelopeBuffer } from './decoder/envelope.js';
+import { parseBody } from './decoder/body.js';
 import { Invalid } from './decoder/invalid.js';
+import {
+  TASK_EVENT_TYPES,
+  WORKER_EVENT_TYPES,
+  type EventType,
+  type InvalidReason,
+  type RawEvent,
+  type TaskEventType,
+  type WorkerEventType,
+} from './events/vocabulary.js';
 import type { CounterChild } from './metrics/counter.js';
-import { EVENT_TYPES, type SelfMetrics } from './metrics/self-metrics.js';
-import type { TaskEventHandler, TaskEventType } from './state/task-events.js';
+import type { GaugeChild } from './metrics/gauge.js';
+import type { TaskEventHandler } from './state/task-events.js';
 import type { WorkerState } from './state/worker-state.js';
 import type { RateLimitedLog } from './log.js';
 
@@ -11,7 +19,14 @@ type Route =
   | { kind: 'task'; type: TaskEventType; counter: CounterChild }
   | { kind: 'worker'; type: WorkerEventType; counter: CounterChild };
 
-type WorkerEventType = 'worker-online' | 'worker-heartbeat' | 'worker-offline';
+/** The exporter's own metrics the pipeline writes (SelfMetrics in src/metrics/self-metrics.ts). */
+export interface PipelineMetrics {
+  event(type: EventType): CounterChild;
+  countInvalid(reason: InvalidReason, n?: number): void;
+  readonly lastEvent: GaugeChild;
+  /** Set when /metrics renders (updateLagGauge, a scrape step the wiring adds to the registry). */
+  readonly lag: GaugeChild;
+}
 
 /** Upper bound on events in one message; a larger array is truncated (and counted) rather than walked. */
 const MAX_BATCH = 10_000;
@@ -37,7 +52,7 @@ const PLAUSIBLE_FUTURE_S = 86_400;
 const LAG_WINDOW = 15;
 
 /**
- * broker → decoder → state: the one entry point transports call with each message.
+ * decoded body → events → state: the one entry point transports call with each message (onBody).
  * Never throws: anything that cannot be used is counted in celery_exporter_events_invalid_total.
  */
 export class EventPipeline {
@@ -48,22 +63,20 @@ export class EventPipeline {
   private readonly sorted = new Float64Array(LAG_WINDOW);
 
   constructor(
-    private readonly self: SelfMetrics,
+    private readonly self: PipelineMetrics,
     private readonly tasks: TaskEventHandler,
     private readonly workers: WorkerState,
     private readonly log: RateLimitedLog | undefined = undefined,
     private readonly now: () => number = Date.now,
   ) {
-    for (const t of EVENT_TYPES) {
-      if (t.startsWith('task-')) this.routes.set(t, { kind: 'task', type: t as TaskEventType, counter: self.event(t) });
-      else this.routes.set(t, { kind: 'worker', type: t as WorkerEventType, counter: self.event(t) });
-    }
+    for (const t of TASK_EVENT_TYPES) this.routes.set(t, { kind: 'task', type: t, counter: self.event(t) });
+    for (const t of WORKER_EVENT_TYPES) this.routes.set(t, { kind: 'worker', type: t, counter: self.event(t) });
   }
 
   /** Sets celery_exporter_event_lag_seconds (a scrape step: the wiring adds it to the registry). */
   updateLagGauge(): void {
     const v = this.lagSeconds();
-    if (v === v) this.self.lag.set(v);
+    if (!Number.isNaN(v)) this.self.lag.set(v);
   }
 
   /** Median event lag over the last LAG_WINDOW messages with a plausible timestamp; NaN before any. */
@@ -76,39 +89,15 @@ export class EventPipeline {
     return n % 2 === 1 ? a[(n - 1) / 2]! : (a[n / 2 - 1]! + a[n / 2]!) / 2;
   }
 
-  /** A message from the Redis transport: the kombu JSON envelope. */
-  onRedisMessage(raw: string): void {
+  /**
+   * One message, whatever the broker: its body text as the transport's envelope decoder returned
+   * it (src/broker/redis/event-messages.ts, src/broker/amqp/event-bodies.ts), or why the envelope
+   * was rejected. The transports call nothing else.
+   */
+  onBody(body: string | Invalid): void {
     try {
-      const body = decodeEnvelope(raw);
       if (body instanceof Invalid) return this.self.countInvalid(body.reason);
       this.onBodyText(body);
-    } catch (err) {
-      this.internalError(err);
-    }
-  }
-
-  /** A message from the Redis transport as a view of the socket buffer (no copy on the fast path). */
-  onRedisMessageBuffer(buf: Buffer, start: number, end: number): void {
-    try {
-      const body = decodeEnvelopeBuffer(buf, start, end);
-      if (body instanceof Invalid) return this.self.countInvalid(body.reason);
-      this.onBodyText(body);
-    } catch (err) {
-      this.internalError(err);
-    }
-  }
-
-  /** A message from the AMQP transport: plain body bytes plus the content type properties. */
-  onAmqpMessage(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): void {
-    this.onAmqpBody(body, 0, body.length, contentType, contentEncoding);
-  }
-
-  /** The same, as a view of the connection's receive buffer (the event consumer's fast path). */
-  onAmqpBody(buf: Buffer, start: number, end: number, contentType: string | undefined, contentEncoding: string | undefined): void {
-    try {
-      const text = decodeAmqpBody(buf, contentType, contentEncoding, start, end);
-      if (text instanceof Invalid) return this.self.countInvalid(text.reason);
-      this.onBodyText(text);
     } catch (err) {
       this.internalError(err);
     }

@@ -7,9 +7,12 @@ import { q, row, sel, table, timeseries, type PanelSpec } from './lib.js';
 
 const f = sel('job', 'name');
 const declared = `celery_task_expected_interval_seconds{${f}}`;
-/** Age of the last success, or of the exporter's start for a declared task with none since. */
-const successAge = `time() - (celery_task_last_succeeded_timestamp_seconds{${f}} or on (job, instance, name) (${declared} * 0 + on (job, instance) group_left celery_exporter_start_time_seconds{job=~"$job"}))`;
-const overdueAfter = `${declared} * on (job, instance, name) celery_task_expected_interval_tolerance_ratio{${f}}`;
+/**
+ * Age of the last success, or of the exporter's start for a declared task with none since (with two
+ * replicas the earlier start: the longer watch, as CeleryPeriodicTaskOverdue reads it).
+ */
+const successAge = `time() - (celery_task_last_succeeded_timestamp_seconds{${f}} or on (job, name) (${declared} * 0 + on (job) group_left min by (job) (celery_exporter_start_time_seconds{job=~"$job"})))`;
+const overdueAfter = `${declared} * on (job, name) celery_task_expected_interval_tolerance_ratio{${f}}`;
 
 export const periodicPanels: PanelSpec[] = [
   row('Periodic tasks'),
@@ -20,9 +23,9 @@ export const periodicPanels: PanelSpec[] = [
       'Tasks declared with --periodic-task: time since the last success (or since the exporter started, when none was seen since), time since the last failure, the expected interval, and whether it is overdue (no success for interval × tolerance; CeleryPeriodicTaskOverdue fires after 5 more minutes).',
     queries: [
       { expr: `max by (name) (${successAge})`, instant: true },
-      { expr: `max by (name) ((time() - celery_task_last_failed_timestamp_seconds{${f}}) and on (job, instance, name) ${declared})`, instant: true },
+      { expr: `max by (name) ((time() - celery_task_last_failed_timestamp_seconds{${f}}) and on (job, name) ${declared})`, instant: true },
       { expr: `max by (name) (${declared})`, instant: true },
-      { expr: `max by (name) ((${successAge}) > bool on (job, instance, name) (${overdueAfter}))`, instant: true },
+      { expr: `max by (name) ((${successAge}) > bool on (job, name) (${overdueAfter}))`, instant: true },
     ],
     columnNames: { A: 'Since last success', B: 'Since last failure', C: 'Expected interval', D: 'Overdue' },
     columnUnits: { D: 'bool_yes_no' },
@@ -39,7 +42,7 @@ export const periodicPanels: PanelSpec[] = [
     unit: 'percentunit',
     min: 0,
     description: 'Time since the last success ÷ (expected interval × tolerance): the task is overdue above 100 %.',
-    queries: [q(`max by (name) ((${successAge}) / on (job, instance, name) (${overdueAfter}))`, '{{name}}')],
+    queries: [q(`max by (name) ((${successAge}) / on (job, name) (${overdueAfter}))`, '{{name}}')],
   }),
   table({
     title: 'Last success of every task',

@@ -1,13 +1,8 @@
 import type { BrokerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
-import type { Mailbox } from '../remote/mailbox.js';
+import type { Mailbox, MailboxHooks } from '../remote/mailbox.js';
 import { AmqpMailbox } from './amqp/pidbox.js';
 import { RedisMailbox } from './redis/pidbox.js';
-
-export interface MailboxHooks {
-  /** The mailbox's connection came back after a loss. */
-  onReconnect?(): void;
-}
 
 /** The remote-control (pidbox) adapter for the configured broker. Connects on first use. */
 export function createMailbox(cfg: BrokerConfig, log?: Logger, hooks: MailboxHooks = {}): Mailbox {

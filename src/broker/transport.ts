@@ -1,4 +1,4 @@
-import type { EventPipeline } from '../pipeline.js';
+import type { Invalid } from '../decoder/invalid.js';
 
 /**
  * One broker's event stream. A transport connects, subscribes, feeds every message to the
@@ -13,8 +13,14 @@ export interface EventTransport {
   readonly ready: boolean;
 }
 
-/** What a transport feeds: the daemon's pipeline, or another consumer of raw messages (the `events` command). */
-export type EventSink = Pick<EventPipeline, 'onRedisMessage' | 'onRedisMessageBuffer' | 'onAmqpMessage' | 'onAmqpBody'>;
+/**
+ * What a transport feeds: the daemon's pipeline, or another consumer of events (the `events`
+ * command). Each transport decodes its own envelope (redis/event-messages.ts,
+ * amqp/event-bodies.ts) and hands over the body text, or why the message was rejected.
+ */
+export interface EventSink {
+  onBody(body: string | Invalid): void;
+}
 
 export interface TransportHooks {
   pipeline: EventSink;

@@ -1,7 +1,7 @@
 import type { EventSink } from '../broker/transport.js';
-import { decodeAmqpBody, parseBody, type RawEvent } from '../decoder/body.js';
-import { decodeEnvelope, decodeEnvelopeBuffer } from '../decoder/envelope.js';
+import { parseBody } from '../decoder/body.js';
 import { Invalid } from '../decoder/invalid.js';
+import type { RawEvent } from '../events/vocabulary.js';
 
 export interface EventFilters {
   /** Globs over the event type (`task-failed`, `task-*`). Empty = all. */
@@ -36,26 +36,9 @@ export class EventLog implements EventSink {
     this.workerRe = filters.workers.map(globToRegExp);
   }
 
-  onRedisMessage(raw: string): void {
-    const text = decodeEnvelope(raw);
-    if (text instanceof Invalid) return this.skip(text.reason);
-    this.onText(text);
-  }
-
-  onRedisMessageBuffer(buf: Buffer, start: number, end: number): void {
-    const text = decodeEnvelopeBuffer(buf, start, end);
-    if (text instanceof Invalid) return this.skip(text.reason);
-    this.onText(text);
-  }
-
-  onAmqpMessage(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): void {
-    this.onAmqpBody(body, 0, body.length, contentType, contentEncoding);
-  }
-
-  onAmqpBody(buf: Buffer, start: number, end: number, contentType: string | undefined, contentEncoding: string | undefined): void {
-    const text = decodeAmqpBody(buf, contentType, contentEncoding, start, end);
-    if (text instanceof Invalid) return this.skip(text.reason);
-    this.onText(text);
+  onBody(body: string | Invalid): void {
+    if (body instanceof Invalid) return this.skip(body.reason);
+    this.onText(body);
   }
 
   private onText(text: string): void {

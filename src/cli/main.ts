@@ -74,14 +74,16 @@ export async function runCli(args: string[]): Promise<void> {
     .version(VERSION)
     .help()
     .wrap(Math.min(120, process.stdout.columns || 100))
-    .fail((msg, err) => {
-      // A ConfigError thrown while loading --config, or yargs' own complaint.
-      if (err) configFailure(err.message);
-      const known = [...Object.keys(daemonOptions), 'config', 'print-config', 'help', 'version'];
-      configFailure(explainUnknown(msg ?? '', known, args) ?? msg ?? 'invalid arguments');
-    });
+    .fail((msg, err) => parseFailure(msg, err, args));
 
   await parser.parseAsync();
+}
+
+/** A ConfigError thrown while loading --config, or yargs' own complaint (with the closest known flag). */
+function parseFailure(msg: string | undefined, err: Error | undefined, args: string[]): never {
+  if (err) configFailure(err.message);
+  const known = [...Object.keys(daemonOptions), 'config', 'print-config', 'help', 'version'];
+  configFailure(explainUnknown(msg ?? '', known, args) ?? msg ?? 'invalid arguments');
 }
 
 /** Options of the daemon alone; the subcommands accept them silently (shared env and config files). */

@@ -70,34 +70,11 @@ export function parseBrokerUrl(raw: string, flag = 'broker-url'): BrokerUrl {
   } catch {
     throw new ConfigError(flag, `not a valid URL: "${masked}"`);
   }
-  const sentinels: HostPort[] = [];
-  if (scheme === 'sentinel') {
-    for (const p of parts) {
-      let u: URL;
-      try {
-        u = new URL(p.replace(/^[^:]+:/, 'http:'));
-      } catch {
-        throw new ConfigError(flag, `not a valid URL: "${maskUrl(p)}"`);
-      }
-      sentinels.push({ host: u.hostname || 'localhost', port: portOf(u, spec.port, flag, masked) });
-    }
-  }
+  const sentinels = scheme === 'sentinel' ? parts.map((p) => sentinelHost(p, spec.port, flag, masked)) : [];
   const query: Record<string, string> = {};
   for (const [k, v] of first.searchParams) query[k] = v;
   const path = decodeComponent(first.pathname.replace(/^\//, ''), flag, 'path', masked);
-  let db = 0;
-  let vhost = '/';
-  if (spec.transport === 'redis') {
-    const dbText = path.replace(/\/$/, '');
-    if (dbText !== '') {
-      if (!/^\d+$/.test(dbText)) throw new ConfigError(flag, `Redis database must be a number, got "${dbText}" in "${masked}"`);
-      db = Number(dbText);
-    }
-    if (query['virtual_host'] !== undefined && /^\d+$/.test(query['virtual_host'])) db = Number(query['virtual_host']);
-  } else {
-    // kombu: amqp://h// → vhost "/", amqp://h/prod → "prod", empty path → "/".
-    vhost = path === '' ? '/' : path;
-  }
+  const { db, vhost } = spec.transport === 'redis' ? { db: redisDb(path, query, flag, masked), vhost: '/' } : { db: 0, vhost: amqpVhost(path) };
   return {
     transport: spec.transport,
     scheme,
@@ -113,6 +90,33 @@ export function parseBrokerUrl(raw: string, flag = 'broker-url'): BrokerUrl {
     query,
     masked,
   };
+}
+
+function sentinelHost(part: string, defaultPort: number, flag: string, masked: string): HostPort {
+  let u: URL;
+  try {
+    u = new URL(part.replace(/^[^:]+:/, 'http:'));
+  } catch {
+    throw new ConfigError(flag, `not a valid URL: "${maskUrl(part)}"`);
+  }
+  return { host: u.hostname || 'localhost', port: portOf(u, defaultPort, flag, masked) };
+}
+
+/** The database of a Redis URL: its path, or kombu's `virtual_host` query parameter when numeric. */
+function redisDb(path: string, query: Record<string, string>, flag: string, masked: string): number {
+  let db = 0;
+  const dbText = path.replace(/\/$/, '');
+  if (dbText !== '') {
+    if (!/^\d+$/.test(dbText)) throw new ConfigError(flag, `Redis database must be a number, got "${dbText}" in "${masked}"`);
+    db = Number(dbText);
+  }
+  if (query['virtual_host'] !== undefined && /^\d+$/.test(query['virtual_host'])) db = Number(query['virtual_host']);
+  return db;
+}
+
+/** kombu: amqp://h// → vhost "/", amqp://h/prod → "prod", empty path → "/". */
+function amqpVhost(path: string): string {
+  return path === '' ? '/' : path;
 }
 
 /**

@@ -1,8 +1,6 @@
+import type { RawEvent } from '../events/vocabulary.js';
 import { Invalid } from './invalid.js';
 import { parseJsonTolerant } from './json.js';
-
-/** An event as it came off the wire: a plain object whose fields are checked where read. */
-export type RawEvent = Record<string, unknown>;
 
 /**
  * Parses an event body: one event object, or an array of them (`task.multi`, docs/protocol.md §4).

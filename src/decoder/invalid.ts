@@ -1,4 +1,4 @@
-import { INVALID_REASONS, type InvalidReason } from '../metrics/self-metrics.js';
+import { INVALID_REASONS, type InvalidReason } from '../events/vocabulary.js';
 
 /** A rejected message; one frozen instance per reason, so rejecting allocates nothing. */
 export class Invalid {

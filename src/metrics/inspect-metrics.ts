@@ -1,4 +1,3 @@
-import { REPLY_INVALID_REASONS } from '../remote/reply.js';
 import { Counter } from './counter.js';
 import { Gauge } from './gauge.js';
 import type { MetricRegistry } from './registry.js';
@@ -26,86 +25,41 @@ export class InspectMetrics {
   readonly workerQueues: Gauge;
 
   constructor(reg: MetricRegistry) {
-    const h = ['hostname'];
-    const q = ['queue_name'];
-    this.maxConcurrency = reg.register(
-      new Gauge({ name: 'celery_worker_pool_max_concurrency', help: 'Task slots of the worker pool (inspect stats pool.max-concurrency).', labelNames: h }),
+    // Registration order is render order (the golden file): keep it.
+    const gauge = (name: string, help: string, labelNames = ['hostname']) => reg.register(new Gauge({ name, help, labelNames }));
+    const counter = (name: string, help: string) => reg.register(new Counter({ name, help, labelNames: ['hostname'] }));
+    this.maxConcurrency = gauge('celery_worker_pool_max_concurrency', 'Task slots of the worker pool (inspect stats pool.max-concurrency).');
+    this.processes = gauge(
+      'celery_worker_pool_processes',
+      'Child processes of the worker pool (inspect stats pool.processes); absent for pools without processes (threads, gevent, eventlet).',
     );
-    this.processes = reg.register(
-      new Gauge({
-        name: 'celery_worker_pool_processes',
-        help: 'Child processes of the worker pool (inspect stats pool.processes); absent for pools without processes (threads, gevent, eventlet).',
-        labelNames: h,
-      }),
+    this.prefetchCount = gauge('celery_worker_prefetch_count', 'Current prefetch (QoS) limit of the worker (inspect stats prefetch_count).');
+    this.reserved = gauge('celery_worker_tasks_reserved', 'Tasks the worker has received and not started (inspect reserved).');
+    this.scheduled = gauge('celery_worker_tasks_scheduled', 'ETA/countdown tasks the worker holds until they are due (inspect scheduled).');
+    this.uptime = gauge('celery_worker_uptime_seconds', 'Seconds since the worker started (inspect stats uptime).');
+    this.cpuUser = counter(
+      'celery_worker_cpu_user_seconds_total',
+      'User CPU time of the worker main process (inspect stats rusage.utime; pool children not included).',
     );
-    this.prefetchCount = reg.register(
-      new Gauge({ name: 'celery_worker_prefetch_count', help: 'Current prefetch (QoS) limit of the worker (inspect stats prefetch_count).', labelNames: h }),
+    this.cpuSystem = counter(
+      'celery_worker_cpu_system_seconds_total',
+      'System CPU time of the worker main process (inspect stats rusage.stime; pool children not included).',
     );
-    this.reserved = reg.register(
-      new Gauge({ name: 'celery_worker_tasks_reserved', help: 'Tasks the worker has received and not started (inspect reserved).', labelNames: h }),
+    this.maxRss = gauge(
+      'celery_worker_max_resident_memory_bytes',
+      'Peak resident memory of the worker main process (inspect stats rusage.maxrss, KiB on Linux, converted to bytes).',
     );
-    this.scheduled = reg.register(
-      new Gauge({ name: 'celery_worker_tasks_scheduled', help: 'ETA/countdown tasks the worker holds until they are due (inspect scheduled).', labelNames: h }),
-    );
-    this.uptime = reg.register(
-      new Gauge({ name: 'celery_worker_uptime_seconds', help: 'Seconds since the worker started (inspect stats uptime).', labelNames: h }),
-    );
-    this.cpuUser = reg.register(
-      new Counter({
-        name: 'celery_worker_cpu_user_seconds_total',
-        help: 'User CPU time of the worker main process (inspect stats rusage.utime; pool children not included).',
-        labelNames: h,
-      }),
-    );
-    this.cpuSystem = reg.register(
-      new Counter({
-        name: 'celery_worker_cpu_system_seconds_total',
-        help: 'System CPU time of the worker main process (inspect stats rusage.stime; pool children not included).',
-        labelNames: h,
-      }),
-    );
-    this.maxRss = reg.register(
-      new Gauge({
-        name: 'celery_worker_max_resident_memory_bytes',
-        help: 'Peak resident memory of the worker main process (inspect stats rusage.maxrss, KiB on Linux, converted to bytes).',
-        labelNames: h,
-      }),
-    );
-    this.pingSuccess = reg.register(
-      new Gauge({
-        name: 'celery_worker_ping_success',
-        help: '1 when the worker answered the last remote-control ping within the reply window, else 0.',
-        labelNames: h,
-      }),
-    );
-    this.pingDuration = reg.register(
-      new Gauge({ name: 'celery_worker_ping_duration_seconds', help: 'Time from sending the last ping to the worker’s reply.', labelNames: h }),
-    );
-    this.utilization = reg.register(
-      new Gauge({
-        name: 'celery_worker_pool_utilization_ratio',
-        help: 'Busy task slots ÷ pool size: heartbeat "active" over pool max-concurrency (0 to 1).',
-        labelNames: h,
-      }),
-    );
-    this.queueWorkers = reg.register(
-      new Gauge({ name: 'celery_active_worker_count', help: 'Workers consuming from the queue (inspect active_queues).', labelNames: q }),
-    );
-    this.queueProcesses = reg.register(
-      new Gauge({
-        name: 'celery_active_process_count',
-        help: 'Pool processes of the workers consuming from the queue (sum of their pool.processes; pools without processes add none).',
-        labelNames: q,
-      }),
+    this.pingSuccess = gauge('celery_worker_ping_success', '1 when the worker answered the last remote-control ping within the reply window, else 0.');
+    this.pingDuration = gauge('celery_worker_ping_duration_seconds', 'Time from sending the last ping to the worker’s reply.');
+    this.utilization = gauge('celery_worker_pool_utilization_ratio', 'Busy task slots ÷ pool size: heartbeat "active" over pool max-concurrency (0 to 1).');
+    this.queueWorkers = gauge('celery_active_worker_count', 'Workers consuming from the queue (inspect active_queues).', ['queue_name']);
+    this.queueProcesses = gauge(
+      'celery_active_process_count',
+      'Pool processes of the workers consuming from the queue (sum of their pool.processes; pools without processes add none).',
+      ['queue_name'],
     );
     // Joins per-worker gauges (busy slots, pool size) to queues in PromQL: per-queue saturation.
-    this.workerQueues = reg.register(
-      new Gauge({
-        name: 'celery_worker_queue_info',
-        help: 'Queues each worker consumes from (inspect active_queues); always 1.',
-        labelNames: ['hostname', 'queue_name'],
-      }),
-    );
+    this.workerQueues = gauge('celery_worker_queue_info', 'Queues each worker consumes from (inspect active_queues); always 1.', ['hostname', 'queue_name']);
   }
 
   /** Families with one series per worker, in the order the poller fills them. */
@@ -126,6 +80,14 @@ export class InspectMetrics {
     ];
   }
 }
+
+/**
+ * Why a remote-control reply was skipped (src/remote/reply.ts decides); a small fixed set, the
+ * `reason` label of celery_exporter_control_replies_invalid_total. Declared here, below the
+ * remote-control code, so this metrics layer needs nothing from it.
+ */
+export const REPLY_INVALID_REASONS = ['envelope', 'encoding', 'content_type', 'compression', 'json', 'shape'] as const;
+export type ReplyInvalidReason = (typeof REPLY_INVALID_REASONS)[number];
 
 /** The exporter's own remote-control counters. */
 export class ControlSelfMetrics {

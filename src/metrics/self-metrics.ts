@@ -1,37 +1,7 @@
 import { Counter, type CounterChild } from './counter.js';
 import { Gauge, type GaugeChild } from './gauge.js';
 import type { MetricRegistry } from './registry.js';
-
-/** Bounded set of reasons a message or event is rejected; keep it small (it is a label). */
-export const INVALID_REASONS = [
-  'envelope', // not a kombu JSON envelope
-  'encoding', // body_encoding unknown or base64 broken
-  'content_type', // a serializer we do not read (pickle, yaml, msgpack, …)
-  'compression', // compressed body
-  'json', // body is not JSON
-  'shape', // body/event is not an object or array of objects, or has no string "type"
-  'unknown_type', // an event type that is neither task-* nor worker-* we know
-  'missing_field', // a task event without uuid, or a worker event without hostname
-  'bad_value', // a field with a type or value that cannot be used (e.g. a string timestamp)
-  'timestamp', // an event timestamp over a year old or over a day ahead: the event counts, its time is ignored
-] as const;
-export type InvalidReason = (typeof INVALID_REASONS)[number];
-
-export const EVENT_TYPES = [
-  'task-sent',
-  'task-received',
-  'task-started',
-  'task-succeeded',
-  'task-failed',
-  'task-rejected',
-  'task-revoked',
-  'task-retried',
-  'task-cancelled',
-  'worker-online',
-  'worker-heartbeat',
-  'worker-offline',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import { EVENT_TYPES, INVALID_REASONS, type EventType, type InvalidReason } from '../events/vocabulary.js';
 
 export interface BuildInfo {
   version: string;
@@ -60,111 +30,60 @@ export class SelfMetrics {
   private readonly invalidChildren = new Map<string, CounterChild>();
 
   constructor(reg: MetricRegistry, build: BuildInfo) {
-    reg
-      .register(
-        new Gauge({
-          name: 'celery_exporter_build_info',
-          help: 'Exporter version, Node.js version and broker (password masked); always 1.',
-          labelNames: ['version', 'nodejs_version', 'transport', 'broker'],
-        }),
-      )
+    // Registration order is the exposition order (the golden file pins it).
+    const gauge = (name: string, help: string, labelNames: string[] = []) => reg.register(new Gauge({ name, help, labelNames }));
+    const counter = (name: string, help: string, labelNames: string[] = []) => reg.register(new Counter({ name, help, labelNames }));
+    gauge('celery_exporter_build_info', 'Exporter version, Node.js version and broker (password masked); always 1.', [
+      'version',
+      'nodejs_version',
+      'transport',
+      'broker',
+    ])
       .labels(build.version, process.version, build.transport, build.broker)
       .set(1);
-    this.brokerUp = reg
-      .register(
-        new Gauge({
-          name: 'celery_exporter_broker_up',
-          help: '1 while the exporter is connected to the broker and subscribed to the event stream.',
-        }),
-      )
-      .labels();
-    this.events = reg.register(
-      new Counter({
-        name: 'celery_exporter_events_total',
-        help: 'Celery events processed, by event type.',
-        labelNames: ['type'],
-      }),
-    );
+    this.brokerUp = gauge('celery_exporter_broker_up', '1 while the exporter is connected to the broker and subscribed to the event stream.').labels();
+    this.events = counter('celery_exporter_events_total', 'Celery events processed, by event type.', ['type']);
     for (const t of EVENT_TYPES) this.eventChildren.set(t, this.events.labels(t));
-    this.invalid = reg.register(
-      new Counter({
-        name: 'celery_exporter_events_invalid_total',
-        help: 'Messages or events skipped because they could not be used, by reason.',
-        labelNames: ['reason'],
-      }),
-    );
+    this.invalid = counter('celery_exporter_events_invalid_total', 'Messages or events skipped because they could not be used, by reason.', ['reason']);
     for (const r of INVALID_REASONS) this.invalidChildren.set(r, this.invalid.labels(r));
-    this.lastEvent = reg
-      .register(
-        new Gauge({
-          name: 'celery_exporter_last_event_timestamp_seconds',
-          help: 'When the exporter last received a valid event (exporter clock, Unix seconds).',
-        }),
-      )
-      .labels();
-    this.lagFamily = reg.register(
-      new Gauge({
-        name: 'celery_exporter_event_lag_seconds',
-        help: 'Exporter clock minus the event timestamp, median over the last 15 messages (includes clock skew between hosts; implausible timestamps are left out).',
-      }),
+    this.lastEvent = gauge(
+      'celery_exporter_last_event_timestamp_seconds',
+      'When the exporter last received a valid event (exporter clock, Unix seconds).',
+    ).labels();
+    this.lagFamily = gauge(
+      'celery_exporter_event_lag_seconds',
+      'Exporter clock minus the event timestamp, median over the last 15 messages (includes clock skew between hosts; implausible timestamps are left out).',
     );
     this.lag = this.lagFamily.labels();
-    this.trackedTasks = reg.register(
-      new Gauge({
-        name: 'celery_exporter_tracked_tasks',
-        help: 'Tasks held in the in-flight map (sent or running, not yet finished).',
-      }),
-    );
-    this.evicted = reg.register(
-      new Counter({
-        name: 'celery_exporter_tracked_tasks_evicted_total',
-        help: 'Tasks dropped from the in-flight map before their last event, by reason (capacity, ttl).',
-        labelNames: ['reason'],
-      }),
+    this.trackedTasks = gauge('celery_exporter_tracked_tasks', 'Tasks held in the in-flight map (sent or running, not yet finished).');
+    this.evicted = counter(
+      'celery_exporter_tracked_tasks_evicted_total',
+      'Tasks dropped from the in-flight map before their last event, by reason (capacity, ttl).',
+      ['reason'],
     );
     this.evicted.labels('capacity');
     this.evicted.labels('ttl');
-    this.pollDuration = reg.register(
-      new Gauge({
-        name: 'celery_exporter_poll_duration_seconds',
-        help: 'How long the last round of each background poller took.',
-        labelNames: ['poller'],
-      }),
+    this.pollDuration = gauge('celery_exporter_poll_duration_seconds', 'How long the last round of each background poller took.', ['poller']);
+    this.pollErrors = counter('celery_exporter_poll_errors_total', 'Background poller rounds that failed or timed out.', ['poller']);
+    this.pollSuccess = gauge(
+      'celery_exporter_poll_success_timestamp_seconds',
+      'Unix time at which the last successful round of each poller started: the values it wrote are at most this old.',
+      ['poller'],
     );
-    this.pollErrors = reg.register(
-      new Counter({
-        name: 'celery_exporter_poll_errors_total',
-        help: 'Background poller rounds that failed or timed out.',
-        labelNames: ['poller'],
-      }),
+    this.pollOnDemand = counter(
+      'celery_exporter_poll_on_demand_total',
+      'Poller rounds run ahead of their interval to keep queue depth fresh, by trigger (scrape, task_sent).',
+      ['poller', 'trigger'],
     );
-    this.pollSuccess = reg.register(
-      new Gauge({
-        name: 'celery_exporter_poll_success_timestamp_seconds',
-        help: 'Unix time at which the last successful round of each poller started: the values it wrote are at most this old.',
-        labelNames: ['poller'],
-      }),
+    this.refreshTimeouts = counter(
+      'celery_exporter_scrape_refresh_timeouts_total',
+      'Scrapes that waited --queue-scrape-wait for a fresh round in vain and served the previous values.',
+      ['poller'],
     );
-    this.pollOnDemand = reg.register(
-      new Counter({
-        name: 'celery_exporter_poll_on_demand_total',
-        help: 'Poller rounds run ahead of their interval to keep queue depth fresh, by trigger (scrape, task_sent).',
-        labelNames: ['poller', 'trigger'],
-      }),
-    );
-    this.refreshTimeouts = reg.register(
-      new Counter({
-        name: 'celery_exporter_scrape_refresh_timeouts_total',
-        help: 'Scrapes that waited --queue-scrape-wait for a fresh round in vain and served the previous values.',
-        labelNames: ['poller'],
-      }),
-    );
-    this.reconnects = reg.register(
-      new Counter({
-        name: 'celery_exporter_reconnects_total',
-        help: 'Broker connections re-established after a loss, by component (events, queues, control, …).',
-        labelNames: ['component'],
-      }),
+    this.reconnects = counter(
+      'celery_exporter_reconnects_total',
+      'Broker connections re-established after a loss, by component (events, queues, control, …).',
+      ['component'],
     );
   }
 

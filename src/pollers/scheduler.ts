@@ -1,10 +1,10 @@
 import { scrub } from '../config/secrets.js';
 import type { Logger } from '../log.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
-import type { PollerSchedule } from './poller.js';
+import type { CollectorSchedule } from './collector.js';
 
 /**
- * After a task-sent event, how long an on-demand poller waits before its round: the task message
+ * After a task-sent event, how long an on-demand collector waits before its round: the task message
  * is already in the queue (Celery publishes it before its task-sent), and a burst of tasks then
  * costs one round, not one per task.
  */
@@ -20,45 +20,45 @@ interface Slot {
 }
 
 /**
- * Runs each poller on its own interval, never two rounds of one poller at once. Logs by state
- * change: one warning when a poller starts failing, one line when it succeeds again; the rounds
+ * Runs each collector on its own interval, never two rounds of one collector at once. Logs by state
+ * change: one warning when a collector starts failing, one line when it succeeds again; the rounds
  * failing in between are counted (celery_exporter_poll_errors_total) and logged at debug only.
  *
- * On-demand pollers (minIntervalMs set: the queue pollers) also run when a scrape finds their
+ * On-demand collectors (minIntervalMs set: the queue collectors) also run when a scrape finds their
  * last round older than minIntervalMs (refresh), and shortly after a task-sent event (nudge);
  * a round started that way restarts the interval. Every trigger shares one rule: no round
  * starts less than minIntervalMs after the previous one started, so the broker sees at most one
  * round per minIntervalMs whatever the number of Prometheus servers (or events) asking.
  */
 export class PollScheduler {
-  private readonly slots = new Map<PollerSchedule, Slot>();
+  private readonly slots = new Map<CollectorSchedule, Slot>();
   private readonly running = new Set<Promise<void>>();
   private readonly controllers = new Set<AbortController>();
-  /** Pollers failing now: when they started to, rounds failed since, and whether that was logged. */
+  /** Collectors failing now: when they started to, rounds failed since, and whether that was logged. */
   private readonly failing = new Map<string, { since: number; rounds: number; warned: boolean; err: string }>();
   private readonly graceTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
   /**
    * `brokerDown`: the event stream's connection is down. A broker outage is then reported by that
-   * one line (and its recovery line), not once more by every poller: a poller's failure is logged
+   * one line (and its recovery line), not once more by every collector: a collector's failure is logged
    * only when it lasts `graceMs` while the broker is up (a problem of its own).
    * `brokerUnreachable` (default: `brokerDown`): the connection is down right now; scrapes then
    * wait for no round. Without brokerDown's settling time after a (re)connect, which would skip
    * the refresh for the first seconds after every start.
    */
   constructor(
-    private readonly schedules: PollerSchedule[],
+    private readonly schedules: CollectorSchedule[],
     private readonly self: SelfMetrics,
     private readonly log: Logger,
     private readonly opts: { brokerDown?: () => boolean; brokerUnreachable?: () => boolean; graceMs?: number } = {},
   ) {
     // Error counters exist at 0 from the start, so rate() and absent() alerts work before a failure.
     for (const s of schedules) {
-      self.pollErrors.labels(s.poller.name);
+      self.pollErrors.labels(s.collector.name);
       if (s.minIntervalMs === undefined) continue;
-      self.refreshTimeouts.labels(s.poller.name);
-      for (const t of ['scrape', 'task_sent']) self.pollOnDemand.labels(s.poller.name, t);
+      self.refreshTimeouts.labels(s.collector.name);
+      for (const t of ['scrape', 'task_sent']) self.pollOnDemand.labels(s.collector.name, t);
     }
   }
 
@@ -68,7 +68,7 @@ export class PollScheduler {
   }
 
   /**
-   * Before a scrape: for each on-demand poller whose last round started minIntervalMs ago or
+   * Before a scrape: for each on-demand collector whose last round started minIntervalMs ago or
    * more, run a round (or join the one running) and wait for it, at most `waitMs`; past that the
    * scrape serves the previous values and the timeout is counted. While the broker is down the
    * scrape waits for nothing: a round could only fail, and each scrape would take the full wait.
@@ -85,14 +85,14 @@ export class PollScheduler {
       waits.push(
         Promise.race([round.then(() => 'done' as const), timeout]).then((r) => {
           clearTimeout(timer);
-          if (r === 'timeout') this.self.refreshTimeouts.labels(s.poller.name).inc();
+          if (r === 'timeout') this.self.refreshTimeouts.labels(s.collector.name).inc();
         }),
       );
     }
     await Promise.all(waits);
   }
 
-  /** A task was just published: run the on-demand pollers soon (once per minIntervalMs at most). */
+  /** A task was just published: run the on-demand collectors soon (once per minIntervalMs at most). */
   nudge(): void {
     const at = performance.now();
     for (const s of this.schedules) {
@@ -101,7 +101,7 @@ export class PollScheduler {
   }
 
   /** A round for a task sent at `at`, unless one starts after it anyway. */
-  private scheduleNudge(s: PollerSchedule, slot: Slot, at: number, minDelay: number): void {
+  private scheduleNudge(s: CollectorSchedule, slot: Slot, at: number, minDelay: number): void {
     if (slot.nudge !== undefined || this.stopped) return;
     // +1 ms: a timer may fire a fraction of a millisecond early by performance.now().
     const earliest = slot.lastStart + s.minIntervalMs! - performance.now() + 1;
@@ -120,7 +120,7 @@ export class PollScheduler {
    * Starts a round unless one is running (then returns it) or, for an on-demand trigger, the
    * last one started less than minIntervalMs ago (then returns undefined).
    */
-  private launch(s: PollerSchedule, trigger: 'periodic' | 'scrape' | 'task_sent'): Promise<void> | undefined {
+  private launch(s: CollectorSchedule, trigger: 'periodic' | 'scrape' | 'task_sent'): Promise<void> | undefined {
     if (this.stopped) return undefined;
     const slot = this.slot(s);
     if (slot.current !== undefined) {
@@ -130,7 +130,7 @@ export class PollScheduler {
     }
     const now = performance.now();
     if (trigger !== 'periodic' && now - slot.lastStart < (s.minIntervalMs ?? Infinity)) return undefined;
-    if (trigger !== 'periodic') this.self.pollOnDemand.labels(s.poller.name, trigger).inc();
+    if (trigger !== 'periodic') this.self.pollOnDemand.labels(s.collector.name, trigger).inc();
     slot.lastStart = now;
     // The next periodic round comes a full interval after this one, whatever triggered it.
     this.schedulePeriodic(s, slot);
@@ -144,45 +144,45 @@ export class PollScheduler {
     return p;
   }
 
-  private schedulePeriodic(s: PollerSchedule, slot: Slot): void {
+  private schedulePeriodic(s: CollectorSchedule, slot: Slot): void {
     clearTimeout(slot.periodic);
     slot.periodic = setTimeout(() => this.launch(s, 'periodic'), s.intervalMs);
     slot.periodic.unref();
   }
 
-  private slot(s: PollerSchedule): Slot {
+  private slot(s: CollectorSchedule): Slot {
     let slot = this.slots.get(s);
     if (slot === undefined) this.slots.set(s, (slot = { current: undefined, lastStart: -Infinity, periodic: undefined, nudge: undefined }));
     return slot;
   }
 
-  /** One round of one poller, with its timeout and bookkeeping (also used by tests). */
-  async runOnce(s: PollerSchedule, startedAtMs = Date.now()): Promise<void> {
+  /** One round of one collector, with its timeout and bookkeeping (also used by tests). */
+  async runOnce(s: CollectorSchedule, startedAtMs = Date.now()): Promise<void> {
     const ac = new AbortController();
     this.controllers.add(ac);
     const timer = setTimeout(() => ac.abort(new Error(`timed out after ${s.timeoutMs} ms`)), s.timeoutMs);
     const started = performance.now();
     try {
       await Promise.race([
-        s.poller.poll(ac.signal),
+        s.collector.collect(ac.signal),
         new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true })),
       ]);
-      this.self.pollDuration.labels(s.poller.name).set((performance.now() - started) / 1000);
-      this.self.pollSuccess.labels(s.poller.name).set(startedAtMs / 1000);
-      const was = this.failing.get(s.poller.name);
+      this.self.pollDuration.labels(s.collector.name).set((performance.now() - started) / 1000);
+      this.self.pollSuccess.labels(s.collector.name).set(startedAtMs / 1000);
+      const was = this.failing.get(s.collector.name);
       if (was !== undefined) {
-        this.failing.delete(s.poller.name);
+        this.failing.delete(s.collector.name);
         const seconds = Math.round((Date.now() - was.since) / 1000);
-        const detail = { poller: s.poller.name, failedRounds: was.rounds, seconds };
+        const detail = { poller: s.collector.name, failedRounds: was.rounds, seconds };
         if (was.warned) this.log.info(detail, 'poll succeeded again; its series are back');
         else this.log.debug(detail, 'poll succeeded again');
       }
     } catch (err) {
-      this.self.pollDuration.labels(s.poller.name).set((performance.now() - started) / 1000);
-      this.self.pollErrors.labels(s.poller.name).inc();
-      if (!this.stopped) this.failed(s.poller.name, scrub(errorText(err)));
+      this.self.pollDuration.labels(s.collector.name).set((performance.now() - started) / 1000);
+      this.self.pollErrors.labels(s.collector.name).inc();
+      if (!this.stopped) this.failed(s.collector.name, scrub(errorText(err)));
       try {
-        s.poller.onFailure?.(err);
+        s.collector.onFailure?.(err);
       } catch {
         // a failing cleanup must not break the scheduler
       }
@@ -228,7 +228,7 @@ export class PollScheduler {
     }
     for (const ac of this.controllers) ac.abort(new Error('stopping'));
     await Promise.allSettled([...this.running]);
-    await Promise.allSettled(this.schedules.map((s) => s.poller.close?.()));
+    await Promise.allSettled(this.schedules.map((s) => s.collector.close?.()));
   }
 }
 

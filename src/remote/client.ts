@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { raceAbort, type Mailbox } from './mailbox.js';
 import { buildRequest, pidboxNames, requestHeaders, type PidboxNames } from './protocol.js';
-import { parseReply, type ReplyInvalidReason } from './reply.js';
+import type { ReplyInvalidReason } from '../metrics/inspect-metrics.js';
+import { parseReply } from './reply.js';
 
 export interface CallOptions {
   /** Keyword arguments of the worker's handler (`handlers[method](state, **arguments)`). */

@@ -1,6 +1,6 @@
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { CounterChild } from '../metrics/counter.js';
-import type { Poller } from '../pollers/poller.js';
+import type { Collector } from '../pollers/collector.js';
 import type { RemoteControl } from './client.js';
 import { NEWLY_ENABLED, type EnableEventsOnSight } from './enable-events-on-sight.js';
 import { isErrorReply } from './worker-replies.js';
@@ -11,7 +11,7 @@ import { isErrorReply } from './worker-replies.js';
  * (including ones that restart later) send task events. Celery answers "task events enabled"
  * only when it switched them on, which is logged per worker; "already enabled" is silent.
  */
-export class EnableEventsPoller implements Poller {
+export class EnableEventsPoller implements Collector {
   readonly name = 'enable_events';
 
   constructor(
@@ -23,7 +23,7 @@ export class EnableEventsPoller implements Poller {
     private readonly onSight?: EnableEventsOnSight,
   ) {}
 
-  async poll(signal: AbortSignal): Promise<void> {
+  async collect(signal: AbortSignal): Promise<void> {
     const r = await this.rc.call('enable_events', { timeoutMs: this.replyTimeoutMs, signal });
     this.broadcasts.inc();
     for (const { hostname, value } of r.replies) {

@@ -4,7 +4,7 @@ import type { Gauge } from '../metrics/gauge.js';
 import type { InspectMetrics } from '../metrics/inspect-metrics.js';
 import type { ScrapeSteps } from '../metrics/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
-import type { Poller } from '../pollers/poller.js';
+import type { Collector } from '../pollers/collector.js';
 import type { LabelPolicy } from '../state/labels.js';
 import type { QueueRegistry } from '../state/queue-registry.js';
 import type { WorkerState } from '../state/worker-state.js';
@@ -52,7 +52,7 @@ export const STARTUP_GRACE_MS = 10_000;
  * worker pool and per-queue gauges. A worker that stops answering loses its inspect series
  * (ping_success stays, at 0, until the worker is purged); a failed round withdraws them all.
  */
-export class InspectPoller implements Poller {
+export class InspectPoller implements Collector {
   readonly name = 'inspect';
   /** Local time each host last answered, for hosts the event stream may not know. */
   private readonly lastReply = new Map<string, number>();
@@ -60,15 +60,15 @@ export class InspectPoller implements Poller {
   private readonly firstMissed = new Map<string, number>();
 
   constructor(
-    private readonly d: InspectPollerDeps,
+    private readonly deps: InspectPollerDeps,
     private readonly opts: InspectPollerOptions,
     private readonly now: () => number = Date.now,
   ) {
-    d.scrape.beforeRender(() => this.updateUtilization());
+    deps.scrape.beforeRender(() => this.updateUtilization());
   }
 
-  async poll(signal: AbortSignal): Promise<void> {
-    const call = (method: string) => this.d.rc.call(method, { timeoutMs: this.opts.replyTimeoutMs, signal }).then((r) => r.replies);
+  async collect(signal: AbortSignal): Promise<void> {
+    const call = (method: string) => this.deps.rc.call(method, { timeoutMs: this.opts.replyTimeoutMs, signal }).then((r) => r.replies);
     // Ping alone first, so its reply time is not spent queued behind the heavier calls.
     const ping = await call('ping');
     const [stats, activeQueues, reserved, scheduled] = await Promise.all([
@@ -81,87 +81,100 @@ export class InspectPoller implements Poller {
   }
 
   onFailure(): void {
-    const m = this.d.metrics;
+    const m = this.deps.metrics;
     for (const f of [...m.perWorker, m.queueWorkers, m.queueProcesses, m.workerQueues]) f.clear();
   }
 
   async close(): Promise<void> {
-    await this.d.rc.close();
+    await this.deps.rc.close();
   }
 
   /** Writes one round's replies to the metric families (public for the unit tests). */
   apply(round: InspectRound): void {
-    const m = this.d.metrics;
-    const now = this.now();
-    const written = new Map<Family, Set<string>>();
-    const set = (f: Gauge, host: string, v: number | undefined) => {
-      if (v === undefined) return;
-      f.labels(host).set(v);
-      mark(written, f, host);
-    };
-    const setCounter = (f: Counter, host: string, v: number | undefined) => {
-      if (v === undefined) return;
-      f.labels(host).set(v);
-      mark(written, f, host);
-    };
-    const seen = (host: string) => this.lastReply.set(host, now);
-
-    const answered = new Set<string>();
-    for (const r of round.ping) {
-      const host = this.d.labels.hostname(r.hostname);
-      seen(host);
-      answered.add(host);
-      const ok = isPong(r.value);
-      set(m.pingSuccess, host, ok ? 1 : 0);
-      if (ok) set(m.pingDuration, host, r.elapsedMs / 1000);
+    const r = new RoundWrites(this.now(), this.lastReply);
+    this.writePings(round.ping, r);
+    const statsByHost = this.writeStats(round.stats, r);
+    this.writeListLengths(round, r);
+    this.writeActiveQueues(round.activeQueues, statsByHost, r);
+    this.markSilentHosts(r);
+    // A family's series of hosts this round did not write go (utilization has its own rule).
+    const m = this.deps.metrics;
+    for (const f of m.perWorker) {
+      if (f === m.utilization) continue;
+      const keep = r.written.get(f);
+      for (const child of [...f.series()]) {
+        const host = child.labelValues[0]!;
+        if (keep === undefined || !keep.has(host)) f.remove(host);
+      }
     }
+    this.updateUtilization();
+  }
 
+  private writePings(replies: readonly NodeReply[], r: RoundWrites): void {
+    const m = this.deps.metrics;
+    for (const reply of replies) {
+      const host = r.seen(this.deps.labels.hostname(reply.hostname));
+      r.answered.add(host);
+      const ok = isPong(reply.value);
+      r.set(m.pingSuccess, host, ok ? 1 : 0);
+      if (ok) r.set(m.pingDuration, host, reply.elapsedMs / 1000);
+    }
+  }
+
+  private writeStats(replies: readonly NodeReply[], r: RoundWrites): Map<string, WorkerStats> {
+    const m = this.deps.metrics;
     const statsByHost = new Map<string, WorkerStats>();
-    for (const r of round.stats) {
-      const host = this.d.labels.hostname(r.hostname);
-      seen(host);
-      const s = readStats(r.value);
+    for (const reply of replies) {
+      const host = r.seen(this.deps.labels.hostname(reply.hostname));
+      const s = readStats(reply.value);
       if (s === undefined) {
-        this.warnError('stats', host, r.value);
+        this.warnError('stats', host, reply.value);
         continue;
       }
       statsByHost.set(host, s);
-      set(m.maxConcurrency, host, s.maxConcurrency);
-      set(m.processes, host, s.processes);
-      set(m.prefetchCount, host, s.prefetchCount);
-      set(m.uptime, host, s.uptime);
-      setCounter(m.cpuUser, host, s.cpuUser);
-      setCounter(m.cpuSystem, host, s.cpuSystem);
-      if (s.maxRss !== undefined) set(m.maxRss, host, maxRssBytes(s.maxRss, this.swSys(host)));
+      r.set(m.maxConcurrency, host, s.maxConcurrency);
+      r.set(m.processes, host, s.processes);
+      r.set(m.prefetchCount, host, s.prefetchCount);
+      r.set(m.uptime, host, s.uptime);
+      r.set(m.cpuUser, host, s.cpuUser);
+      r.set(m.cpuSystem, host, s.cpuSystem);
+      if (s.maxRss !== undefined) r.set(m.maxRss, host, maxRssBytes(s.maxRss, this.swSys(host)));
     }
+    return statsByHost;
+  }
 
+  /** reserved and scheduled: the length of each worker's list. */
+  private writeListLengths(round: InspectRound, r: RoundWrites): void {
+    const m = this.deps.metrics;
     for (const [replies, family, method] of [
       [round.reserved, m.reserved, 'reserved'],
       [round.scheduled, m.scheduled, 'scheduled'],
     ] as const) {
-      for (const r of replies) {
-        const host = this.d.labels.hostname(r.hostname);
-        seen(host);
-        const n = listLength(r.value);
-        if (n === undefined) this.warnError(method, host, r.value);
-        set(family, host, n);
+      for (const reply of replies) {
+        const host = r.seen(this.deps.labels.hostname(reply.hostname));
+        const n = listLength(reply.value);
+        if (n === undefined) this.warnError(method, host, reply.value);
+        r.set(family, host, n);
       }
     }
+  }
 
+  /** Which worker consumes which queue, and the workers and processes per queue. */
+  private writeActiveQueues(replies: readonly NodeReply[], statsByHost: Map<string, WorkerStats>, r: RoundWrites): void {
+    const m = this.deps.metrics;
     const workersByQueue = new Map<string, number>();
     const processesByQueue = new Map<string, number>();
     const consumed = new Set<string>();
-    for (const r of round.activeQueues) {
-      const host = this.d.labels.hostname(r.hostname);
-      seen(host);
-      const names = queueNames(r.value);
+    for (const reply of replies) {
+      const host = r.seen(this.deps.labels.hostname(reply.hostname));
+      const names = queueNames(reply.value);
       if (names === undefined) {
-        this.warnError('active_queues', host, r.value);
+        this.warnError('active_queues', host, reply.value);
         continue;
       }
       const procs = statsByHost.get(host)?.processes ?? 0;
       for (const q of new Set(names)) {
-        this.d.queues.seen(q, 'worker');
+        this.deps.queues.seen(q, 'worker');
         workersByQueue.set(q, (workersByQueue.get(q) ?? 0) + 1);
         processesByQueue.set(q, (processesByQueue.get(q) ?? 0) + procs);
         m.workerQueues.labels(host, q).set(1);
@@ -173,17 +186,6 @@ export class InspectPoller implements Poller {
       if (!consumed.has(`${host}\u0000${q}`)) m.workerQueues.remove(host, q);
     }
     this.writeQueues(workersByQueue, processesByQueue);
-
-    this.markSilentHosts(answered, now, written);
-    for (const f of m.perWorker) {
-      if (f === m.utilization) continue;
-      const keep = written.get(f);
-      for (const child of [...f.series()]) {
-        const host = child.labelValues[0]!;
-        if (keep === undefined || !keep.has(host)) f.remove(host);
-      }
-    }
-    this.updateUtilization();
   }
 
   /**
@@ -191,15 +193,16 @@ export class InspectPoller implements Poller {
    * answered before and not purged since. A host only remote control knows is purged after the
    * purge delay without an answer.
    */
-  private markSilentHosts(answered: Set<string>, now: number, written: Map<Family, Set<string>>): void {
-    const m = this.d.metrics;
+  private markSilentHosts(r: RoundWrites): void {
+    const { answered, now } = r;
+    const m = this.deps.metrics;
     const silent = new Set<string>();
-    for (const h of this.d.workers.hostnames()) if (!answered.has(h)) silent.add(h);
+    for (const h of this.deps.workers.hostnames()) if (!answered.has(h)) silent.add(h);
     for (const h of this.lastReply.keys()) if (!answered.has(h)) silent.add(h);
     for (const h of this.firstMissed.keys()) if (!silent.has(h)) this.firstMissed.delete(h);
     for (const host of silent) {
       const last = this.lastReply.get(host);
-      const known = this.d.workers.isKnown(host);
+      const known = this.deps.workers.isKnown(host);
       if (last === undefined) {
         // A worker announces itself (worker-online) a moment before its remote-control consumer
         // is up: a ping in between is lost. Not answering means something only after the grace.
@@ -215,19 +218,18 @@ export class InspectPoller implements Poller {
         }
         if (this.opts.purgeAfterMs > 0 && now - last > this.opts.purgeAfterMs) {
           this.lastReply.delete(host);
-          this.d.purgeHostname(host);
+          this.deps.purgeHostname(host);
           continue;
         }
       }
-      m.pingSuccess.labels(host).set(0);
-      mark(written, m.pingSuccess, host);
+      r.set(m.pingSuccess, host, 0);
     }
   }
 
   private writeQueues(workers: Map<string, number>, processes: Map<string, number>): void {
-    const m = this.d.metrics;
+    const m = this.deps.metrics;
     // Every queue the exporter knows gets a value: 0 workers on a queue is worth alerting on.
-    const queues = new Set([...this.d.queues.list(), ...workers.keys()]);
+    const queues = new Set([...this.deps.queues.list(), ...workers.keys()]);
     for (const q of queues) {
       m.queueWorkers.labels(q).set(workers.get(q) ?? 0);
       m.queueProcesses.labels(q).set(processes.get(q) ?? 0);
@@ -242,8 +244,8 @@ export class InspectPoller implements Poller {
 
   /** Busy slots ÷ pool size, from the latest heartbeat and the latest stats; run at each scrape. */
   private updateUtilization(): void {
-    const m = this.d.metrics;
-    const active = this.d.workerMetrics.tasksActive;
+    const m = this.deps.metrics;
+    const active = this.deps.workerMetrics.tasksActive;
     const hosts = new Set<string>();
     for (const child of m.maxConcurrency.series()) {
       const host = child.labelValues[0]!;
@@ -261,7 +263,7 @@ export class InspectPoller implements Poller {
 
   /** The worker's OS from its heartbeats (celery_worker_info sw_sys), for ru_maxrss units. */
   private swSys(host: string): string | undefined {
-    for (const child of this.d.workerMetrics.info.series()) {
+    for (const child of this.deps.workerMetrics.info.series()) {
       if (child.labelValues[0] === host) return child.labelValues[3];
     }
     return undefined;
@@ -269,12 +271,31 @@ export class InspectPoller implements Poller {
 
   private warnError(method: string, host: string, value: unknown): void {
     const detail = isErrorReply(value) ? String(value.error) : 'unexpected reply shape';
-    this.d.log.warn(`inspect:${method}:${host}`, { hostname: host, method, error: detail.slice(0, 200) }, 'worker answered an inspect call with an error');
+    this.deps.log.warn(`inspect:${method}:${host}`, { hostname: host, method, error: detail.slice(0, 200) }, 'worker answered an inspect call with an error');
   }
 }
 
-function mark(written: Map<Family, Set<string>>, f: Family, host: string): void {
-  let s = written.get(f);
-  if (s === undefined) written.set(f, (s = new Set()));
-  s.add(host);
+/** What one round wrote (by family, the hosts) and which hosts answered the ping. */
+class RoundWrites {
+  readonly written = new Map<Family, Set<string>>();
+  readonly answered = new Set<string>();
+
+  constructor(
+    readonly now: number,
+    private readonly lastReply: Map<string, number>,
+  ) {}
+
+  /** A host answered some call now; returns it. */
+  seen(host: string): string {
+    this.lastReply.set(host, this.now);
+    return host;
+  }
+
+  set(f: Family, host: string, v: number | undefined): void {
+    if (v === undefined) return;
+    f.labels(host).set(v);
+    let hosts = this.written.get(f);
+    if (hosts === undefined) this.written.set(f, (hosts = new Set()));
+    hosts.add(host);
+  }
 }

@@ -18,6 +18,12 @@ export function isUnreadable(r: RawReply): r is UnreadableReply {
   return (r as UnreadableReply).invalid !== undefined;
 }
 
+/** What a mailbox reports to its owner (counters), given when the broker's adapter is built. */
+export interface MailboxHooks {
+  /** The mailbox's connection came back after a loss. */
+  onReconnect?(): void;
+}
+
 /** Where the replies of one call arrive. */
 export interface ReplyInbox {
   /**

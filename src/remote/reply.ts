@@ -1,9 +1,6 @@
 import { parseJsonTolerant } from '../decoder/json.js';
+import { REPLY_INVALID_REASONS, type ReplyInvalidReason } from '../metrics/inspect-metrics.js';
 import { isUnreadable, type RawReply } from './mailbox.js';
-
-/** Why a reply was skipped; a small fixed set, used as a label value. */
-export const REPLY_INVALID_REASONS = ['envelope', 'encoding', 'content_type', 'compression', 'json', 'shape'] as const;
-export type ReplyInvalidReason = (typeof REPLY_INVALID_REASONS)[number];
 
 export type ParsedReply =
   /** `{node: result}` pairs (one per reply in practice; Celery merges several the same way). */

@@ -1,5 +1,5 @@
 import { globRegex, isGlob, type PeriodicTask } from '../config/periodic.js';
-import type { RawEvent } from '../decoder/body.js';
+import type { RawEvent } from '../events/vocabulary.js';
 import type { PeriodicMetrics, RejectReason, RevokeReason } from '../metrics/periodic-metrics.js';
 import { UNKNOWN } from './labels.js';
 

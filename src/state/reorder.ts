@@ -1,5 +1,6 @@
-import type { RawEvent } from '../decoder/body.js';
-import type { TaskEventType } from './task-events.js';
+import { exceptionClass } from '../decoder/exception.js';
+import type { RawEvent, TaskEventType } from '../events/vocabulary.js';
+import type { LabelPolicy } from './labels.js';
 
 export interface HeldEvent {
   type: TaskEventType;
@@ -10,17 +11,36 @@ export interface HeldEvent {
   hostname: string;
 }
 
+/**
+ * A task event to hold, keeping only what task-events.ts's rules and hooks read, every string
+ * already bounded (hostname and name as label values, the exception as its class): a held event
+ * must not keep the message's 10 MB fields alive for the reorder window, 10,000 tasks at a time.
+ */
+export function heldEvent(type: TaskEventType, ev: RawEvent, ts: number, nowMs: number, labels: LabelPolicy): HeldEvent {
+  const slim: RawEvent = { name: labels.text(ev['name']) };
+  const eta = ev['eta'];
+  if (typeof eta === 'string' && eta.length <= 64) slim['eta'] = eta;
+  if (typeof ev['requeue'] === 'boolean') slim['requeue'] = ev['requeue'];
+  if (typeof ev['runtime'] === 'number') slim['runtime'] = ev['runtime'];
+  // The attempt number (retries) and the revoke reason fields are numbers and booleans.
+  for (const k of ['retries', 'signum'] as const) if (typeof ev[k] === 'number') slim[k] = ev[k];
+  for (const k of ['terminated', 'expired'] as const) if (typeof ev[k] === 'boolean') slim[k] = ev[k];
+  if (type === 'task-failed') slim['exception'] = exceptionClass(ev['exception'], ev['traceback']);
+  return { type, ev: slim, ts, nowMs, hostname: labels.hostname(ev['hostname']) };
+}
+
 /** Most task names remembered as "comes with task-sent"; beyond it, new names are not held. */
 const MAX_NAMES = 10_000;
 /** Most tasks held at once; beyond it the oldest is released early. */
 export const MAX_HELD = 10_000;
 
+/** A task-revoked (which names no task) waits only while task-sent events were seen this recently. */
+const SENT_RECENT_MS = 5 * 60_000;
+
 /**
  * Holds a task's worker-side events for up to a window when its task-sent is expected but has
  * not arrived yet. Only tasks that arrive out of order pay for it.
  */
-/** A task-revoked (which names no task) waits only while task-sent events were seen this recently. */
-const SENT_RECENT_MS = 5 * 60_000;
 
 export class ReorderBuffer {
   private readonly sentNames = new Set<string>();

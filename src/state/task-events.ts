@@ -1,20 +1,11 @@
-import type { RawEvent } from '../decoder/body.js';
+import type { RawEvent, TaskEventType } from '../events/vocabulary.js';
 import { exceptionClass } from '../decoder/exception.js';
 import type { TaskMetrics } from '../metrics/task-metrics.js';
 import { UNKNOWN, type LabelPolicy } from './labels.js';
-import { ReorderBuffer, type HeldEvent } from './reorder.js';
+import { FinishedTasks } from './finished-tasks.js';
+import { heldEvent, ReorderBuffer } from './reorder.js';
+import { maxKnown, parseEta, retriesOf } from './task-time.js';
 import type { TaskRecord, TaskTracker } from './task-tracker.js';
-
-export type TaskEventType =
-  | 'task-sent'
-  | 'task-received'
-  | 'task-started'
-  | 'task-succeeded'
-  | 'task-failed'
-  | 'task-rejected'
-  | 'task-revoked'
-  | 'task-retried'
-  | 'task-cancelled';
 
 export interface TaskEventHooks {
   /** A queue named by a task-sent event (feeds queue discovery). */
@@ -36,15 +27,7 @@ export interface TaskEventHooks {
  */
 export class TaskEventHandler {
   private readonly reorder: ReorderBuffer;
-  /**
-   * Tasks that finished in the last FINISHED_KEEP_MS, oldest first: a retried task's earlier
-   * attempt can report after its last one finished (the pool child that ran attempt 0 is
-   * preempted between publishing the retry and handing its result to the main process, which
-   * meanwhile runs attempt 1 to the end; the retry's task-sent comes over the child's own
-   * connection). Such a late task-retried / task-sent is counted under the finished task's labels
-   * and recreates no record (it used to count as name "unknown" and leave a task tracked forever).
-   */
-  private readonly finishedRecently = new Map<string, { r: TaskRecord; atMs: number }>();
+  private readonly finishedRecently = new FinishedTasks();
 
   constructor(
     private readonly tracker: TaskTracker,
@@ -67,14 +50,14 @@ export class TaskEventHandler {
       if (held !== undefined) for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs, h.hostname);
       return;
     }
-    if (this.reorder.holds(uuid)) return this.reorder.hold(uuid, this.held(type, ev, ts, nowMs));
+    if (this.reorder.holds(uuid)) return this.reorder.hold(uuid, heldEvent(type, ev, ts, nowMs, this.labels));
     // A worker can report a task before the producer's task-sent event reaches us (two
     // connections, no ordering between them; on RabbitMQ the producer publishes the task before
     // its task-sent, so a fast worker wins often). When task-sent is expected for this task,
     // hold its events briefly so they get the name and queue task-sent carries. task-revoked is
     // the first event of a task revoked before it ran (it has no task-received) and names nothing.
     if ((type === 'task-received' || type === 'task-revoked') && this.tracker.get(uuid) === undefined && this.reorder.expectsSent(this.labels.text(ev['name']), nowMs)) {
-      return this.reorder.hold(uuid, this.held(type, ev, ts, nowMs));
+      return this.reorder.hold(uuid, heldEvent(type, ev, ts, nowMs, this.labels));
     }
     this.apply(type, ev, uuid, ts, nowMs);
   }
@@ -84,34 +67,13 @@ export class TaskEventHandler {
     for (const [uuid, held] of this.reorder.expired(nowMs, stop)) {
       for (const h of held) this.apply(h.type, h.ev, uuid, h.ts, h.nowMs, h.hostname);
     }
-    for (const [uuid, f] of this.finishedRecently) {
-      if (nowMs - f.atMs < FINISHED_KEEP_MS) break;
-      this.finishedRecently.delete(uuid);
-    }
+    this.finishedRecently.expire(nowMs);
   }
 
   /** The record of a task that finished lately and is not tracked again, if any. */
   private recentlyFinished(uuid: string): TaskRecord | undefined {
     if (this.finishedRecently.size === 0 || this.tracker.get(uuid) !== undefined) return undefined;
-    return this.finishedRecently.get(uuid)?.r;
-  }
-
-  /**
-   * A held event keeps only what apply() and its hooks read, every string already bounded (hostname and name
-   * as label values, the exception as its class): a held event must not keep the message's
-   * 10 MB fields alive for the reorder window, 10,000 tasks at a time.
-   */
-  private held(type: TaskEventType, ev: RawEvent, ts: number, nowMs: number): HeldEvent {
-    const slim: RawEvent = { name: this.labels.text(ev['name']) };
-    const eta = ev['eta'];
-    if (typeof eta === 'string' && eta.length <= 64) slim['eta'] = eta;
-    if (typeof ev['requeue'] === 'boolean') slim['requeue'] = ev['requeue'];
-    if (typeof ev['runtime'] === 'number') slim['runtime'] = ev['runtime'];
-    // The attempt number (retries) and the revoke reason fields are numbers and booleans.
-    for (const k of ['retries', 'signum'] as const) if (typeof ev[k] === 'number') slim[k] = ev[k];
-    for (const k of ['terminated', 'expired'] as const) if (typeof ev[k] === 'boolean') slim[k] = ev[k];
-    if (type === 'task-failed') slim['exception'] = exceptionClass(ev['exception'], ev['traceback']);
-    return { type, ev: slim, ts, nowMs, hostname: this.labels.hostname(ev['hostname']) };
+    return this.finishedRecently.get(uuid);
   }
 
   private apply(type: TaskEventType, ev: RawEvent, uuid: string, ts: number, nowMs: number, heldHostname?: string): void {
@@ -301,9 +263,7 @@ export class TaskEventHandler {
     if (from === from && ts === ts) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
     this.hooks.onFinished?.(r.name, state, ts);
     this.tracker.delete(uuid);
-    this.finishedRecently.delete(uuid);
-    this.finishedRecently.set(uuid, { r, atMs: nowMs });
-    if (this.finishedRecently.size > MAX_FINISHED_KEPT) this.finishedRecently.delete(this.finishedRecently.keys().next().value as string);
+    this.finishedRecently.remember(uuid, r, nowMs);
   }
 
   private series(r: TaskRecord, hostname: string, nowMs: number) {
@@ -323,28 +283,4 @@ export class TaskEventHandler {
   private nq(r: TaskRecord) {
     return (r.nq ??= this.metrics.nameQueue(r.name ?? UNKNOWN, r.queue ?? UNKNOWN));
   }
-}
-
-/** How long, and how many, finished tasks are remembered for their late task-retried / task-sent. */
-const FINISHED_KEEP_MS = 10_000;
-const MAX_FINISHED_KEPT = 10_000;
-
-/** max of two timestamps where NaN means "unknown" (NaN only if both are unknown). */
-function maxKnown(a: number, b: number): number {
-  if (a !== a) return b;
-  if (b !== b) return a;
-  return a > b ? a : b;
-}
-
-/** The attempt number an event carries (`retries`), or `fallback` when it has none. */
-function retriesOf(ev: RawEvent, fallback: number): number {
-  const n = ev['retries'];
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : fallback;
-}
-
-/** Celery sends eta as an ISO-8601 string (or null); parsed only when present. */
-function parseEta(v: unknown): number {
-  if (typeof v !== 'string' || v === '') return NaN;
-  const ms = Date.parse(v);
-  return ms === ms ? ms / 1000 : NaN;
 }

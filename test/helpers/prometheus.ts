@@ -19,9 +19,10 @@ export interface Prometheus extends Spawned {
 /**
  * Starts a real Prometheus (Debian's package) on a free port with a temporary storage dir, using
  * the repository's example configuration: same jobs and rule files, with the intervals shortened
- * and the `celery` job's target replaced by `target`.
+ * and the `celery` job's target replaced by `target` (several: replicas of one exporter). `extraJobs`
+ * adds scrape jobs by name (test/e2e/replicas-proof.test.ts: a single replica's job beside the pair).
  */
-export async function startPrometheus(target: string, interval = '1s'): Promise<Prometheus> {
+export async function startPrometheus(target: string | string[], interval = '1s', extraJobs: Record<string, string[]> = {}): Promise<Prometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'celery-prometheus-'));
   const config = parse(readFileSync(EXAMPLE_CONFIG, 'utf8')) as {
     global: Record<string, string>;
@@ -33,7 +34,8 @@ export async function startPrometheus(target: string, interval = '1s'): Promise<
   config.rule_files = config.rule_files.map((f) => (isAbsolute(f) ? f : join(ROOT, 'prometheus', f)));
   const job = config.scrape_configs.find((j) => j.job_name === 'celery');
   if (!job) throw new Error('prometheus/prometheus.yml has no job named celery');
-  job.static_configs = [{ targets: [target] }];
+  job.static_configs = [{ targets: Array.isArray(target) ? target : [target] }];
+  for (const [name, targets] of Object.entries(extraJobs)) config.scrape_configs.push({ job_name: name, static_configs: [{ targets }] });
   writeFileSync(join(dir, 'prometheus.yml'), stringify(config));
   const port = await freePort();
   const p = spawnTracked(PROMETHEUS_BIN, [

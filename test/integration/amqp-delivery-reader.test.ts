@@ -1,10 +1,11 @@
 import { connect } from 'amqplib';
 import { pino } from 'pino';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { AmqpEventConsumer, EVENT_EXCHANGE } from '../../src/broker/amqp/event-consumer.js';
 import { amqpOptions, buildAmqpConfig } from '../../src/config/amqp-config.js';
 import { defaultsOf } from '../../src/config/argv.js';
 import { parseBrokerUrl } from '../../src/config/broker-url.js';
+import { Invalid } from '../../src/decoder/invalid.js';
 import { waitFor } from '../helpers/metrics.js';
 import { createVhost, type TestVhost } from '../helpers/rabbitmq.js';
 
@@ -12,7 +13,23 @@ import { createVhost, type TestVhost } from '../helpers/rabbitmq.js';
  * The event consumer on a real RabbitMQ reads deliveries through its front on amqplib's frame
  * reader (delivery-reader.ts); a body larger than RabbitMQ's frame_max comes in several body
  * frames and takes amqplib's path. Both arrive, in publish order, with their properties.
+ * The front's sink is wrapped to see which body came through it, with the raw properties.
  */
+const front = vi.hoisted(() => ({ inside: false, seen: [] as Array<{ type: string | undefined; encoding: string | undefined }> }));
+vi.mock('../../src/broker/amqp/delivery-reader.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/broker/amqp/delivery-reader.js')>();
+  const install: typeof real.installDeliveryReader = (model, channel, sink) =>
+    real.installDeliveryReader(model, channel, (buf, start, end, type, encoding) => {
+      front.seen.push({ type, encoding });
+      front.inside = true;
+      try {
+        sink(buf, start, end, type, encoding);
+      } finally {
+        front.inside = false;
+      }
+    });
+  return { ...real, installDeliveryReader: install };
+});
 let vhost: TestVhost;
 let consumer: AmqpEventConsumer | undefined;
 
@@ -26,19 +43,14 @@ afterAll(async () => {
 });
 
 it('reads deliveries from the frame buffer, and leaves split bodies to amqplib', async () => {
-  const got: Array<{ path: 'front' | 'amqplib'; body: string; type: string | undefined; encoding: string | undefined }> = [];
+  const got: Array<{ path: 'front' | 'amqplib'; body: string | Invalid }> = [];
   let ready = false;
   const url = parseBrokerUrl(vhost.url);
   consumer = new AmqpEventConsumer(
     { url, transportOptions: {} },
     buildAmqpConfig(defaultsOf(amqpOptions), url),
     {
-      pipeline: {
-        onRedisMessage: () => undefined,
-        onRedisMessageBuffer: () => undefined,
-        onAmqpMessage: (b, type, encoding) => got.push({ path: 'amqplib', body: b.toString(), type, encoding }),
-        onAmqpBody: (b, s, e, type, encoding) => got.push({ path: 'front', body: b.toString('utf8', s, e), type, encoding }),
-      },
+      pipeline: { onBody: (body) => got.push({ path: front.inside ? 'front' : 'amqplib', body }) },
       onReadyChange: (r) => (ready = r),
     },
     pino({ level: 'silent' }),
@@ -57,8 +69,9 @@ it('reads deliveries from the frame buffer, and leaves split bodies to amqplib',
   await ch.close();
   await conn.close();
   await waitFor(async () => got.length, (n) => n >= bodies.length, { what: 'all messages' });
-  expect(got.map((g) => g.body)).toEqual(bodies);
+  // The text/plain body is rejected by its content type, as every transport's sink would count it.
+  expect(got.map((g) => g.body)).toEqual([bodies[0], bodies[1], Invalid.of.content_type, bodies[3]]);
   expect(got.map((g) => g.path)).toEqual(['front', 'amqplib', 'front', 'front']);
-  expect(got[0]).toMatchObject({ type: 'application/json', encoding: 'utf-8' });
-  expect(got[2]).toMatchObject({ type: 'text/plain', encoding: undefined });
+  expect(front.seen[0]).toEqual({ type: 'application/json', encoding: 'utf-8' });
+  expect(front.seen[1]).toEqual({ type: 'text/plain', encoding: undefined });
 });

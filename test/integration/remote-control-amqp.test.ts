@@ -8,7 +8,7 @@ import { buildBrokerConfig } from '../../src/config/config.js';
 import { buildEventPath } from '../../src/app/event-path.js';
 import { RateLimitedLog } from '../../src/log.js';
 import { byNode, RemoteControl } from '../../src/remote/client.js';
-import { inspectPollerFor } from '../../src/remote/pollers.js';
+import { collectorDeps, inspectPollerFor } from '../../src/app/collectors.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { amqpUrl } from '../helpers/brokers.js';
 import { celeryCli, sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
@@ -107,7 +107,7 @@ describe('remote control over RabbitMQ with real workers', () => {
     const core = buildEventPath(testConfig(), pino({ level: 'silent' }), { defaultMetrics: false });
     const rc = new RemoteControl(new AmqpMailbox(broker()), { onInvalidReply: (r) => core.metrics.control.invalidReplies.labels(r).inc() });
     const poller = inspectPollerFor(
-      core,
+      collectorDeps(core),
       rc,
       new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }),
       new RateLimitedLog(pino({ level: 'silent' })),
@@ -117,7 +117,7 @@ describe('remote control over RabbitMQ with real workers', () => {
       const before = await celeryView(url);
       // Celery's uptime is whole seconds: poll a second later so the round is surely after it.
       await new Promise((r) => setTimeout(r, 1100));
-      await poller.poll(new AbortController().signal);
+      await poller.collect(new AbortController().signal);
       const s = parseMetrics(core.metrics.registry.renderOwnSync());
       const after = await celeryView(url);
       expectMetricsMatchCelery(s, before, after, [W1, W2]);

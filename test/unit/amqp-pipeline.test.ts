@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { select, sum, value, type Sample } from '../helpers/metrics.js';
 import { makeCore } from './core.js';
 import { capturedAmqpMessages, capturedRedisMessages } from './fixtures.js';
+import { decodeAmqpBody } from '../../src/decoder/body.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
 
 /** The same standard workload, captured once over RabbitMQ and once over Redis. */
 function replayAmqp() {
   const t = makeCore();
   for (const m of capturedAmqpMessages()) {
-    t.pipeline.onAmqpMessage(Buffer.from(m.body, 'utf8'), m.content_type ?? undefined, m.content_encoding ?? undefined);
+    t.pipeline.onBody(decodeAmqpBody(Buffer.from(m.body, 'utf8'), m.content_type ?? undefined, m.content_encoding ?? undefined));
   }
   return t;
 }
@@ -33,7 +35,7 @@ describe('replaying the AMQP stream captured from a real worker', () => {
     for (const m of multi) expect(Array.isArray(JSON.parse(m.body))).toBe(true);
   });
 
-  it('yields the workload’s exact counts through onAmqpMessage', () => {
+  it('yields the workload’s exact counts through the AMQP body decoding', () => {
     const s = replayAmqp().samples();
     const w = { hostname: 'w1@probe' };
     expect(value(s, 'celery_task_succeeded_total', { ...w, name: 'tests.add', queue_name: 'qa' })).toBe(5);
@@ -53,18 +55,18 @@ describe('replaying the AMQP stream captured from a real worker', () => {
 
   it('gives the same task metrics as the Redis capture of the same workload', () => {
     const redis = makeCore();
-    for (const m of capturedRedisMessages()) redis.pipeline.onRedisMessage(m.data);
+    for (const m of capturedRedisMessages()) redis.pipeline.onBody(decodeEnvelope(m.data));
     expect(taskCounters(replayAmqp().samples())).toEqual(taskCounters(redis.samples()));
   });
 
   it('rejects bodies whose properties say they are not UTF-8 JSON, and counts why', () => {
     const t = makeCore();
     const body = Buffer.from(capturedAmqpMessages()[0]!.body, 'utf8');
-    t.pipeline.onAmqpMessage(body, 'application/x-python-serialize', 'binary');
-    t.pipeline.onAmqpMessage(body, 'application/json', 'binary');
-    t.pipeline.onAmqpMessage(Buffer.from('{not json'), 'application/json', 'utf-8');
+    t.pipeline.onBody(decodeAmqpBody(body, 'application/x-python-serialize', 'binary'));
+    t.pipeline.onBody(decodeAmqpBody(body, 'application/json', 'binary'));
+    t.pipeline.onBody(decodeAmqpBody(Buffer.from('{not json'), 'application/json', 'utf-8'));
     // No properties at all (a hand-made publisher): read as JSON.
-    t.pipeline.onAmqpMessage(body, undefined, undefined);
+    t.pipeline.onBody(decodeAmqpBody(body, undefined, undefined));
     const s = t.samples();
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'content_type' })).toBe(1);
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'encoding' })).toBe(1);

@@ -4,11 +4,13 @@ import { inspectTable } from '../../src/cli/inspect-output.js';
 import { byNode } from '../../src/remote/client.js';
 import { capturedRedisMessages, envelope } from './fixtures.js';
 import { nodeReplies } from './pidbox-fixtures.js';
+import { decodeAmqpBody } from '../../src/decoder/body.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
 
 function logOf(filters: Partial<{ types: string[]; tasks: string[]; workers: string[] }> = {}, json = false) {
   const lines: string[] = [];
   const log = new EventLog({ types: [], tasks: [], workers: [], ...filters }, (l) => lines.push(l), json);
-  for (const m of capturedRedisMessages()) log.onRedisMessage(m.data);
+  for (const m of capturedRedisMessages()) log.onBody(decodeEnvelope(m.data));
   return { lines, log };
 }
 
@@ -54,7 +56,7 @@ describe('events: one line per event of the captured stream', () => {
   it('--json fills name and queue from the task\'s earlier events, in whichever order they come', () => {
     const lines: string[] = [];
     const log = new EventLog({ types: [], tasks: [], workers: ['w'] }, (l) => lines.push(l), true);
-    const feed = (e: Record<string, unknown>) => log.onAmqpMessage(Buffer.from(JSON.stringify(e)), 'application/json', 'utf-8');
+    const feed = (e: Record<string, unknown>) => log.onBody(decodeAmqpBody(Buffer.from(JSON.stringify(e)), 'application/json', 'utf-8'));
     // task-sent first: the later events of the task get its name and queue.
     feed({ type: 'task-sent', uuid: 'a', hostname: 'gen1@h', name: 'tests.add', queue: 'qb' });
     feed({ type: 'task-received', uuid: 'a', hostname: 'w', name: 'tests.add' });
@@ -76,9 +78,9 @@ describe('events: one line per event of the captured stream', () => {
   it('counts unreadable messages instead of printing them', () => {
     const lines: string[] = [];
     const log = new EventLog({ types: [], tasks: [], workers: [] }, (l) => lines.push(l), false);
-    log.onRedisMessage('garbage');
-    log.onRedisMessage(envelope([{ no_type: 1 }]));
-    log.onAmqpMessage(Buffer.from('{"type": "task-started", "uuid": "u"}'), 'application/json', 'utf-8');
+    log.onBody(decodeEnvelope('garbage'));
+    log.onBody(decodeEnvelope(envelope([{ no_type: 1 }])));
+    log.onBody(decodeAmqpBody(Buffer.from('{"type": "task-started", "uuid": "u"}'), 'application/json', 'utf-8'));
     expect([...log.invalid]).toEqual([['envelope', 1], ['shape', 1]]);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/task-started\s+\?\s+u\s+-  started$/);

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { buildEventPath, type EventPath } from '../../src/app/event-path.js';
 import { defaultConfig, type Config } from '../../src/config/config.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
 import { parseMetrics, type Sample } from '../helpers/metrics.js';
 import { envelope } from './fixtures.js';
 
@@ -38,7 +39,7 @@ export function makeCore(cfg: Config = testConfig(), startMs = 1_795_681_000_000
   return {
     ...parts,
     clock,
-    feed: (body) => pipeline.onRedisMessage(envelope(body)),
+    feed: (body) => pipeline.onBody(decodeEnvelope(envelope(body))),
     samples: () => parseMetrics(metrics.registry.renderOwnSync()),
     advance(ms) {
       const end = clock.now + ms;

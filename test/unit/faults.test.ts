@@ -9,7 +9,7 @@ import { parseBrokerUrl } from '../../src/config/broker-url.js';
 import { MetricRegistry } from '../../src/metrics/registry.js';
 import { MonotonicMirror } from '../../src/metrics/monotonic-mirror.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
-import type { Poller } from '../../src/pollers/poller.js';
+import type { Collector } from '../../src/pollers/collector.js';
 import { PollScheduler } from '../../src/pollers/scheduler.js';
 import { backoffDelay } from '../../src/util/backoff.js';
 
@@ -177,9 +177,9 @@ describe('poll scheduler logging', () => {
     const log = pino({ level: 'info' }, sink);
     const self = new SelfMetrics(new MetricRegistry({ defaultMetrics: false }), { version: 't', broker: 'b', transport: 'redis' });
     let fail = true;
-    const p: Poller = { name: 'p', poll: () => (fail ? Promise.reject(new Error('down')) : Promise.resolve()) };
+    const p: Collector = { name: 'p', collect: () => (fail ? Promise.reject(new Error('down')) : Promise.resolve()) };
     const s = new PollScheduler([], self, log);
-    const round = () => s.runOnce({ poller: p, intervalMs: 1000, timeoutMs: 1000 });
+    const round = () => s.runOnce({ collector: p, intervalMs: 1000, timeoutMs: 1000 });
     for (let i = 0; i < 5; i++) await round();
     fail = false;
     await round();

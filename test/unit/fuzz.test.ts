@@ -2,14 +2,19 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { buildEventPath, type EventPath } from '../../src/app/event-path.js';
-import { INVALID_REASONS } from '../../src/metrics/self-metrics.js';
+import { decodeAmqpEvent } from '../../src/broker/amqp/event-bodies.js';
+import { decodeRedisEvent, redisEventMessages } from '../../src/broker/redis/event-messages.js';
+import { RespError, RespReader } from '../../src/broker/redis/resp.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
+import { EVENT_TYPES as KNOWN_TYPES, INVALID_REASONS } from '../../src/events/vocabulary.js';
 import { parseMetrics, select, sum } from '../helpers/metrics.js';
 import { testConfig } from './core.js';
 import { capturedAmqpMessages, capturedRedisMessages, envelope } from './fixtures.js';
 
 /**
  * Hostile and broken input (issue 7): random and mutated envelopes and bodies go through the
- * real pipeline. It must never throw, never hit its internal-error path, count every rejection
+ * production path (the RESP reader fed arbitrary chunks, each transport's envelope decoding,
+ * the pipeline's one entry point). It must never throw, never hit its internal-error path, count every rejection
  * under a bounded reason, and keep its tables bounded. FUZZ_RUNS scales it (the benchmark
  * script runs it at millions).
  */
@@ -28,7 +33,8 @@ const redisSeeds = capturedRedisMessages().map((m) => m.data);
 const amqpSeeds = capturedAmqpMessages().map((m) => Buffer.from(m.body));
 const bodySeeds = redisSeeds.map((r) => Buffer.from((JSON.parse(r) as { body: string }).body, 'base64').toString('utf8'));
 
-const EVENT_TYPES = ['task-sent', 'task-received', 'task-started', 'task-succeeded', 'task-failed', 'task-retried', 'task-rejected', 'task-revoked', 'task-cancelled', 'worker-online', 'worker-heartbeat', 'worker-offline', 'worker-elect', 'custom', ''];
+/** The types the exporter reads, and some it must count as unknown. */
+const EVENT_TYPES = [...KNOWN_TYPES, 'worker-elect', 'custom', ''];
 const FIELDS = ['type', 'uuid', 'hostname', 'timestamp', 'name', 'queue', 'routing_key', 'eta', 'runtime', 'exception', 'traceback', 'requeue', 'freq', 'active', 'processed', 'loadavg', 'sw_ident', 'sw_ver', 'sw_sys', 'utcoffset', 'clock'];
 
 /** Any value, including the nasty ones: huge strings, deep nesting, special numbers. */
@@ -123,9 +129,9 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
     const { core, lines } = fuzzCore();
     fc.assert(
       fc.property(mutatedEnvelope, (raw) => {
-        core.pipeline.onRedisMessage(raw);
+        core.pipeline.onBody(decodeEnvelope(raw));
         const buf = Buffer.concat([Buffer.from('xx'), Buffer.from(raw), Buffer.from('"}}')]);
-        core.pipeline.onRedisMessageBuffer(buf, 2, buf.length - 3);
+        core.pipeline.onBody(decodeRedisEvent(buf, 2, buf.length - 3));
       }),
       { numRuns: RUNS },
     );
@@ -139,7 +145,12 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
         fc.oneof(bodyText.map((t) => Buffer.from(t)), fc.constantFrom(...amqpSeeds), fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a))),
         fc.constantFrom(undefined, 'application/json', 'application/x-python-serialize', 'application/x-msgpack', 'application/x-yaml', 'APPLICATION/JSON'),
         fc.constantFrom(undefined, 'utf-8', 'binary', 'latin-1', ''),
-        (b, ct, enc) => core.pipeline.onAmqpMessage(b, ct, enc),
+        fc.nat(8),
+        (b, ct, enc, pad) => {
+          // As delivery-reader.ts hands it over: a view inside a larger receive buffer.
+          const buf = Buffer.concat([Buffer.alloc(pad, 0xce), b, Buffer.alloc(pad, 0xce)]);
+          core.pipeline.onBody(decodeAmqpEvent(buf, pad, pad + b.length, ct, enc));
+        },
       ),
       { numRuns: RUNS },
     );
@@ -151,7 +162,7 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
     let now = Date.now();
     fc.assert(
       fc.property(fc.array(body, { maxLength: 8 }), fc.nat(5000), (bodies, advance) => {
-        for (const b of bodies) core.pipeline.onRedisMessage(safeEnvelope(b));
+        for (const b of bodies) core.pipeline.onBody(decodeEnvelope(safeEnvelope(b)));
         now += advance;
         core.state.tick(now);
       }),
@@ -168,7 +179,99 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
       };
     };
     const before = count();
-    core.pipeline.onRedisMessage(envelope({ type: 'task-sent', uuid: 'after-1', name: 'fuzz.after', queue: 'q', hostname: 'gen@x', timestamp: 1 }));
+    core.pipeline.onBody(decodeEnvelope(envelope({ type: 'task-sent', uuid: 'after-1', name: 'fuzz.after', queue: 'q', hostname: 'gen@x', timestamp: 1 })));
     expect(count()).toEqual({ events: before.events + 1, sent: before.sent + 1 });
+  });
+});
+
+/** One RESP frame a subscribed connection can receive, and the payload it carries if it is a message. */
+type Frame = { bytes: Buffer; payload: Buffer | undefined };
+const bulk = (b: Buffer) => Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]);
+const payloadBytes = fc.oneof(
+  mutatedEnvelope.map((e) => Buffer.from(e)),
+  fc.constantFrom(...redisSeeds).map((e) => Buffer.from(e)),
+  fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+);
+const frame: fc.Arbitrary<Frame> = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(payloadBytes, fc.constantFrom('/0.celeryev/*', '/1.celeryev')).map(([p, pattern]): Frame => ({
+    bytes: Buffer.concat([Buffer.from('*4\r\n'), bulk(Buffer.from('pmessage')), bulk(Buffer.from(pattern)), bulk(Buffer.from('/0.celeryev/task.multi')), bulk(p)]),
+    payload: p,
+  })) },
+  { weight: 2, arbitrary: payloadBytes.map((p): Frame => ({ bytes: Buffer.concat([Buffer.from('*3\r\n'), bulk(Buffer.from('message')), bulk(Buffer.from('/0.celeryev')), bulk(p)]), payload: p })) },
+  { weight: 1, arbitrary: fc.constantFrom('+OK\r\n', '-ERR nope\r\n', ':1\r\n', '*2\r\n$4\r\npong\r\n$0\r\n\r\n', '*3\r\n$10\r\npsubscribe\r\n$13\r\n/0.celeryev/*\r\n:1\r\n', '$-1\r\n').map((r): Frame => ({ bytes: Buffer.from(r), payload: undefined })) },
+);
+
+/** Cuts `stream` at the given points (as socket reads do). */
+function chunks(stream: Buffer, cuts: number[]): Buffer[] {
+  const at = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let last = 0;
+  for (const c of [...at, stream.length]) {
+    out.push(stream.subarray(last, c));
+    last = c;
+  }
+  return out;
+}
+
+describe('fuzzing the Redis socket path: RESP reader → envelope → pipeline', { timeout: Math.max(90_000, (RUNS / 30_000) * 40_000) }, () => {
+  it(`hands every message of ${RUNS / 10} streams cut at arbitrary points to the pipeline once, in order`, () => {
+    const { core, lines } = fuzzCore();
+    const deliver = redisEventMessages(core.pipeline);
+    fc.assert(
+      fc.property(fc.array(frame, { minLength: 1, maxLength: 12 }), fc.array(fc.nat(), { maxLength: 12 }), (frames, cuts) => {
+        const seen: string[] = [];
+        const reader = new RespReader({
+          onMessage: (buf, start, end) => {
+            seen.push(buf.toString('hex', start, end));
+            deliver(buf, start, end);
+          },
+          onReply: () => undefined,
+        });
+        for (const c of chunks(Buffer.concat(frames.map((f) => f.bytes)), cuts)) reader.feed(c);
+        expect(seen).toEqual(frames.filter((f) => f.payload !== undefined).map((f) => f.payload!.toString('hex')));
+      }),
+      { numRuns: RUNS / 10 },
+    );
+    checkHealthy(core, lines);
+  });
+
+  it(`survives ${RUNS / 10} corrupted streams: only a RespError (the connection is dropped), never a pipeline error`, () => {
+    const { core, lines } = fuzzCore();
+    const deliver = redisEventMessages(core.pipeline);
+    const corrupted = fc.oneof(
+      fc.tuple(fc.array(frame, { minLength: 1, maxLength: 6 }), fc.nat(), fc.integer({ min: 0, max: 255 })).map(([frames, at, byte]) => {
+        const b = Buffer.concat(frames.map((f) => f.bytes));
+        b[at % b.length] = byte;
+        return b;
+      }),
+      fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)),
+      fc.array(fc.constantFrom('*', '$', ':', '+', '-', '\r\n', '4', '-1', '99999999999', 'pmessage', 'message', 'x'), { maxLength: 60 }).map((p) => Buffer.from(p.join(''))),
+    );
+    fc.assert(
+      fc.property(corrupted, fc.array(fc.nat(), { maxLength: 8 }), (stream, cuts) => {
+        let pipelineThrew: unknown;
+        const reader = new RespReader({
+          onMessage: (buf, start, end) => {
+            try {
+              deliver(buf, start, end);
+            } catch (err) {
+              pipelineThrew = err;
+              throw err;
+            }
+          },
+          onReply: () => undefined,
+        });
+        try {
+          for (const c of chunks(stream, cuts)) reader.feed(c);
+        } catch (err) {
+          expect(pipelineThrew).toBeUndefined();
+          expect(err).toBeInstanceOf(RespError);
+        }
+      }),
+      { numRuns: RUNS / 10 },
+    );
+    expect(lines.filter((l) => l.includes('event processing failed'))).toEqual([]);
+    const s = parseMetrics(core.metrics.registry.renderOwnSync());
+    for (const x of select(s, 'celery_exporter_events_invalid_total')) expect(INVALID_REASONS).toContain(x.labels['reason']);
   });
 });

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { buildEventPath } from '../../src/app/event-path.js';
 import { testConfig } from './core.js';
+import { decodeAmqpBody } from '../../src/decoder/body.js';
 
 describe('purging many offline hosts', () => {
   it('removes their series by index, in slices, with one log line per round (was one line per host)', () => {
@@ -13,7 +14,7 @@ describe('purging many offline hosts', () => {
     const HOSTS = 5000;
     for (let i = 0; i < HOSTS; i++) {
       const ev = { type: 'task-sent', uuid: `u${i}`, name: 'app.t', queue: 'q', hostname: `producer-${i}@h`, timestamp: now / 1000 };
-      core.pipeline.onAmqpMessage(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8');
+      core.pipeline.onBody(decodeAmqpBody(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8'));
     }
     const base = core.metrics.registry.totalSeries - HOSTS;
     now += 120_000;
@@ -43,7 +44,7 @@ describe('the scan for stale producer hosts', () => {
     });
     const send = (host: string, i: number) => {
       const ev = { type: 'task-sent', uuid: `u${i}-${clock.now}`, name: 'app.t', queue: 'q', hostname: host, timestamp: clock.now / 1000 };
-      core.pipeline.onAmqpMessage(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8');
+      core.pipeline.onBody(decodeAmqpBody(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8'));
     };
     const purgedLines = () => lines.filter((l) => /^purged/.test(String(l['msg'])));
     return { core, clock, send, purgedLines };
@@ -55,7 +56,7 @@ describe('the scan for stale producer hosts', () => {
     // A worker's hostname is the worker table's to purge, not the producer scan's: stale-7 stays
     // a live worker (heartbeats) while its task series are as old as the others'.
     const heartbeat = () =>
-      core.pipeline.onAmqpMessage(Buffer.from(JSON.stringify({ type: 'worker-heartbeat', hostname: 'stale-7@h', freq: 2, timestamp: clock.now / 1000 })), 'application/json', 'utf-8');
+      core.pipeline.onBody(decodeAmqpBody(Buffer.from(JSON.stringify({ type: 'worker-heartbeat', hostname: 'stale-7@h', freq: 2, timestamp: clock.now / 1000 })), 'application/json', 'utf-8'));
     clock.now += 120_000;
     heartbeat();
     // Fresh hosts, among them one that was stale and came back, all seen within the purge delay.
@@ -120,7 +121,7 @@ describe('many workers down in one tick', () => {
     const sink = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
     const clock = { now: 1_795_681_000_000 };
     const core = buildEventPath(testConfig(), pino({ level: 'info' }, sink), { now: () => clock.now, defaultMetrics: false });
-    const feed = (ev: Record<string, unknown>) => core.pipeline.onAmqpMessage(Buffer.from(JSON.stringify({ timestamp: clock.now / 1000, ...ev })), 'application/json', 'utf-8');
+    const feed = (ev: Record<string, unknown>) => core.pipeline.onBody(decodeAmqpBody(Buffer.from(JSON.stringify({ timestamp: clock.now / 1000, ...ev })), 'application/json', 'utf-8'));
     for (let w = 0; w < 30; w++) feed({ type: 'worker-heartbeat', hostname: `w${w}@h`, freq: 2 });
     for (let i = 0; i < 90; i++) {
       feed({ type: 'task-sent', uuid: `t${i}`, name: 'app.t', queue: 'q', hostname: 'p@h' });

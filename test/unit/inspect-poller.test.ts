@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RateLimitedLog } from '../../src/log.js';
 import type { NodeReply, RemoteControl } from '../../src/remote/client.js';
 import { STARTUP_GRACE_MS, type InspectRound } from '../../src/remote/inspect-poller.js';
-import { inspectPollerFor } from '../../src/remote/pollers.js';
+import { collectorDeps, inspectPollerFor } from '../../src/app/collectors.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { select, value } from '../helpers/metrics.js';
 import { makeCore, testConfig, type TestCore } from './core.js';
@@ -13,7 +13,7 @@ const KiB = 1024;
 
 function poller(t: TestCore, opts: { purgeAfterMs?: number; strip?: boolean } = {}) {
   return inspectPollerFor(
-    t,
+    collectorDeps(t),
     {} as RemoteControl,
     new LabelPolicy({ stripHostnamePrefix: opts.strip ?? false, maxLength: 200 }),
     new RateLimitedLog(pino({ level: 'silent' })),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unframe as unframeAmqp } from '../../src/broker/amqp/pidbox.js';
-import { unframe as unframeRedis } from '../../src/broker/redis/pidbox.js';
+import { unframe as unframeRedis } from '../../src/broker/redis/pidbox-wire.js';
 import type { NodeReply } from '../../src/remote/client.js';
 import type { RawReply } from '../../src/remote/mailbox.js';
 import { parseReply } from '../../src/remote/reply.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { select, sum, value } from '../helpers/metrics.js';
 import { makeCore, testConfig } from './core.js';
 import { capturedRedisMessages } from './fixtures.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
 
 const T0 = 1_795_681_000;
 const sent = (uuid: string, extra: Record<string, unknown> = {}) => ({
@@ -14,7 +15,7 @@ const ev = (type: string, uuid: string, timestamp: number, extra: Record<string,
 describe('replaying the captured stream of a real worker', () => {
   it('yields the workload’s exact counts', () => {
     const t = makeCore();
-    for (const m of capturedRedisMessages()) t.pipeline.onRedisMessage(m.data);
+    for (const m of capturedRedisMessages()) t.pipeline.onBody(decodeEnvelope(m.data));
     const s = t.samples();
     const w = { hostname: 'w1@probe' };
     expect(value(s, 'celery_task_succeeded_total', { ...w, name: 'tests.add', queue_name: 'qa' })).toBe(5);
@@ -203,7 +204,7 @@ describe('bad input', () => {
     t.feed({ type: 'worker-elect', hostname: 'x' });
     t.feed({ hostname: 'x' });
     t.feed([1, 'two', null, [], { type: 7 }]);
-    t.pipeline.onRedisMessage('garbage');
+    t.pipeline.onBody(decodeEnvelope('garbage'));
     t.feed({ type: 'task-succeeded', uuid: 'x'.repeat(300) });
     const s = t.samples();
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'missing_field' })).toBe(2);
@@ -217,166 +218,11 @@ describe('bad input', () => {
   it('keeps what was counted when bad messages follow', () => {
     const t = makeCore();
     t.feed(sent('ok'));
-    t.pipeline.onRedisMessage('{"body": "!!!!", "content-type": "application/json", "properties": {"body_encoding": "base64"}}');
+    t.pipeline.onBody(decodeEnvelope('{"body": "!!!!", "content-type": "application/json", "properties": {"body_encoding": "base64"}}'));
     t.feed({ type: 'task-sent', uuid: 'z', name: 12, queue: { a: 1 }, timestamp: 'soon' });
     const s = t.samples();
     expect(value(s, 'celery_task_sent_total', { name: 'app.add' })).toBe(1);
     expect(value(s, 'celery_task_sent_total', { name: 'unknown', queue_name: 'unknown' })).toBe(1);
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'encoding' })).toBe(1);
-  });
-});
-
-describe('workers', () => {
-  const hb = (hostname: string, extra: Record<string, unknown> = {}) => ({
-    type: 'worker-heartbeat', hostname, timestamp: T0, freq: 2, active: 3, processed: 40, loadavg: [0.5, 0.4, 0.3],
-    sw_ident: 'py-celery', sw_ver: '5.2.6', sw_sys: 'Linux', ...extra,
-  });
-
-  it('goes down after 2 × freq without heartbeats, up again on the next one', () => {
-    const t = makeCore();
-    t.feed(hb('w@h'));
-    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
-    expect(value(t.samples(), 'celery_worker_tasks_active', { hostname: 'w@h' })).toBe(3);
-    t.advance(4000);
-    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
-    t.advance(1000);
-    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(0);
-    expect(value(t.samples(), 'celery_worker_tasks_active', { hostname: 'w@h' })).toBe(0);
-    t.feed(hb('w@h'));
-    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
-  });
-
-  it('honours --worker-timeout, and 0 means never', () => {
-    const t = makeCore(testConfig({}, { timeout: 30 }));
-    t.feed(hb('w@h'));
-    t.advance(29_000);
-    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
-    t.advance(2000);
-    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(0);
-    const never = makeCore(testConfig({}, { timeout: 0, purgeAfter: 0 }));
-    never.feed(hb('w@h'));
-    never.advance(3_600_000);
-    expect(value(never.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
-  });
-
-  it('purges every series of the hostname, exact match only, producers too', () => {
-    const t = makeCore(testConfig({}, { purgeAfter: 60 }));
-    t.feed(hb('w@h'));
-    t.feed(hb('w@h2'));
-    t.feed(sent('p1', { hostname: 'gen1@api' }));
-    t.feed([ev('task-received', 'p1', T0, { name: 'app.add' }), ev('task-started', 'p1', T0), ev('task-succeeded', 'p1', T0, { runtime: 1 })]);
-    // A task whose *name* equals the hostname must survive (the Python exporter's purge matched any label).
-    t.feed({ ...sent('p2', { name: 'w@h', hostname: 'gen1@api' }) });
-    t.feed({ type: 'worker-offline', hostname: 'w@h', timestamp: T0 });
-    for (let i = 0; i < 70; i++) {
-      t.advance(1000);
-      t.feed(hb('w@h2'));
-    }
-    const s = t.samples();
-    expect(s.filter((x) => x.labels['hostname'] === 'w@h')).toHaveLength(0);
-    expect(s.filter((x) => x.labels['hostname'] === 'gen1@api')).toHaveLength(0);
-    expect(value(s, 'celery_worker_up', { hostname: 'w@h2' })).toBe(1);
-    expect(select(s, 'celery_task_runtime_seconds_count', { name: 'app.add' })).toHaveLength(1);
-    // New events for a purged host bring it back from zero.
-    t.feed(hb('w@h'));
-    expect(value(t.samples(), 'celery_worker_up', { hostname: 'w@h' })).toBe(1);
-  });
-
-  it('keeps the last known values when a heartbeat lacks active/processed/loadavg (remote heartbeat command)', () => {
-    const t = makeCore();
-    t.feed(hb('w@h'));
-    t.feed({ type: 'worker-heartbeat', hostname: 'w@h', timestamp: T0 + 1, freq: 5, sw_ident: 'py-celery', sw_ver: '5.2.6', sw_sys: 'Linux' });
-    const s = t.samples();
-    expect(value(s, 'celery_worker_tasks_processed', { hostname: 'w@h' })).toBe(40);
-    expect(value(s, 'celery_worker_load_average', { hostname: 'w@h', period: '1m' })).toBe(0.5);
-  });
-
-  it('replaces the info series when the worker software changes', () => {
-    const t = makeCore();
-    t.feed(hb('w@h'));
-    t.feed(hb('w@h', { sw_ver: '5.3.0' }));
-    const info = select(t.samples(), 'celery_worker_info', { hostname: 'w@h' });
-    expect(info.map((i) => i.labels['sw_ver'])).toEqual(['5.3.0']);
-  });
-
-  it('strips the node-name prefix only when asked', () => {
-    const t = makeCore(testConfig({}, { stripHostnamePrefix: true }));
-    t.feed(hb('celery@box'));
-    expect(value(t.samples(), 'celery_worker_up', { hostname: 'box' })).toBe(1);
-  });
-});
-
-describe('a retried task (attempts matched by `retries`, not by arrival order)', () => {
-  // Attempt 0 runs 1.0→1.1 and retries; the pool child's task-sent (retries 1) and task-retried
-  // race the main process's task-received/task-started of attempt 1 (received 1.2, started 1.3).
-  const first = [sent('r'), ev('task-received', 'r', T0 + 0.5, { name: 'app.add', retries: 0 }), ev('task-started', 'r', T0 + 1)];
-  const resent = sent('r', { hostname: 'w1@host', timestamp: T0 + 1.05, retries: 1 });
-  const retried = ev('task-retried', 'r', T0 + 1.1, { exception: 'Retry()' });
-  const second = [ev('task-received', 'r', T0 + 1.2, { name: 'app.add', retries: 1 }), ev('task-started', 'r', T0 + 1.3)];
-  const done = ev('task-succeeded', 'r', T0 + 1.5, { runtime: 0.2 });
-  const l = { name: 'app.add', queue_name: 'default' };
-
-  for (const [order, events] of [
-    ['task-retried first', [...first, resent, retried, ...second, done]],
-    ['task-retried after the retry’s received', [...first, resent, second[0]!, retried, second[1]!, done]],
-    ['task-retried after the retry’s started', [...first, resent, ...second, retried, done]],
-    ['the retry’s task-sent after its started (RabbitMQ: published after the message)', [...first, ...second, resent, retried, done]],
-  ] as const) {
-    it(`observes each execution once: ${order}`, () => {
-      const t = makeCore();
-      for (const e of events) t.feed(e);
-      const s = t.samples();
-      expect(value(s, 'celery_task_queue_wait_seconds_count', l)).toBe(2);
-      expect(value(s, 'celery_task_prefetch_wait_seconds_count', l)).toBe(2);
-      // Attempt 0: sent T0 → started +1; attempt 1: sent +1.05 → started +1.3.
-      expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(1 + 0.25, 6);
-      // Attempt 0: received +0.5 → +1; attempt 1: received +1.2 → +1.3.
-      expect(value(s, 'celery_task_prefetch_wait_seconds_sum', l)).toBeCloseTo(0.5 + 0.1, 6);
-      expect(value(s, 'celery_task_runtime_seconds_sum', { ...l, state: 'succeeded' })).toBeCloseTo(0.2, 6);
-      expect(value(s, 'celery_task_latency_seconds_sum', l)).toBeCloseTo(1.5, 6);
-      expect(value(s, 'celery_task_retried_total', { ...l, hostname: 'w1@host' })).toBe(1);
-    });
-  }
-
-  // Under load the pool child that ran attempt 0 can be preempted between publishing the retry
-  // and handing its result back: the main process runs attempt 1 to the end first, so task-retried
-  // (and the child's task-sent of the retry) come after task-succeeded; and the producer's
-  // task-sent of attempt 0 can come after the retry's (held events released by the retry's).
-  const sent0 = sent('r', { retries: 0 });
-  const [recv0, start0] = [first[1]!, first[2]!];
-  for (const [order, events] of [
-    ['task-retried after the task finished', [sent0, recv0, start0, resent, ...second, done, retried]],
-    ['the retry’s task-sent and task-retried after the task finished', [sent0, recv0, start0, ...second, done, resent, retried]],
-    ['the producer’s task-sent after the retry’s (attempt 0 held)', [recv0, start0, resent, sent0, retried, ...second, done]],
-    ['the producer’s task-sent after the task finished', [recv0, start0, resent, retried, ...second, done, sent0]],
-  ] as const) {
-    it(`counts each event under the task's labels and keeps no record: ${order}`, () => {
-      const t = makeCore();
-      // The name is known from an earlier task-sent, so a task-received without one is held.
-      t.feed(sent('x'));
-      t.feed(ev('task-succeeded', 'x', T0));
-      for (const e of events) t.feed(e);
-      t.advance(3000);
-      const s = t.samples();
-      expect(value(s, 'celery_task_retried_total', { ...l, hostname: 'w1@host' })).toBe(1);
-      expect(sum(s, 'celery_task_retried_total', { name: 'unknown' })).toBe(0);
-      expect(value(s, 'celery_task_queue_wait_seconds_count', l)).toBe(2);
-      expect(value(s, 'celery_task_prefetch_wait_seconds_count', l)).toBe(2);
-      expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(1 + 0.25, 6);
-      expect(value(s, 'celery_task_runtime_seconds_count', { ...l, state: 'succeeded' })).toBe(1);
-      expect(sum(s, 'celery_task_sent_total', l)).toBe(3);
-      expect(value(s, 'celery_exporter_tracked_tasks')).toBe(0);
-    });
-  }
-
-  it('the retry’s queue wait comes from its own task-sent even when the first started is stamped after it', () => {
-    // The main process stamps task-started when it handles the pool's accept, which can be after
-    // the child already ran the task and published the retry: started 1.1 > retry sent 1.05.
-    const t = makeCore();
-    const late = ev('task-started', 'r', T0 + 1.1);
-    for (const e of [first[0]!, first[1]!, resent, late, retried, ...second, done]) t.feed(e);
-    const s = t.samples();
-    expect(value(s, 'celery_task_queue_wait_seconds_count', l)).toBe(2);
-    expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(1.1 + 0.25, 6);
   });
 });

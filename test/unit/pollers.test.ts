@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MetricRegistry } from '../../src/metrics/registry.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
-import type { Poller } from '../../src/pollers/poller.js';
+import type { Collector } from '../../src/pollers/collector.js';
 import { PollScheduler } from '../../src/pollers/scheduler.js';
 import { QueueRegistry } from '../../src/state/queue-registry.js';
 import { parseMetrics, value } from '../helpers/metrics.js';
@@ -17,19 +17,19 @@ function setup() {
 describe('poll scheduler', () => {
   it('records the duration of a good round', async () => {
     const { self, log, samples } = setup();
-    const p: Poller = { name: 'ok', poll: () => new Promise((r) => setTimeout(r, 20)) };
-    await new PollScheduler([], self, log).runOnce({ poller: p, intervalMs: 1000, timeoutMs: 1000 });
+    const p: Collector = { name: 'ok', collect: () => new Promise((r) => setTimeout(r, 20)) };
+    await new PollScheduler([], self, log).runOnce({ collector: p, intervalMs: 1000, timeoutMs: 1000 });
     expect(value(samples(), 'celery_exporter_poll_duration_seconds', { poller: 'ok' })).toBeGreaterThanOrEqual(0.015);
   });
 
   it('counts failures and timeouts, and lets the poller withdraw stale series', async () => {
     const { self, log, samples } = setup();
     const failures: string[] = [];
-    const failing: Poller = { name: 'bad', poll: () => Promise.reject(new Error('boom')), onFailure: (e) => failures.push(String(e)) };
-    const hanging: Poller = { name: 'slow', poll: () => new Promise(() => undefined), onFailure: (e) => failures.push(String(e)) };
+    const failing: Collector = { name: 'bad', collect: () => Promise.reject(new Error('boom')), onFailure: (e) => failures.push(String(e)) };
+    const hanging: Collector = { name: 'slow', collect: () => new Promise(() => undefined), onFailure: (e) => failures.push(String(e)) };
     const s = new PollScheduler([], self, log);
-    await s.runOnce({ poller: failing, intervalMs: 1000, timeoutMs: 1000 });
-    await s.runOnce({ poller: hanging, intervalMs: 1000, timeoutMs: 50 });
+    await s.runOnce({ collector: failing, intervalMs: 1000, timeoutMs: 1000 });
+    await s.runOnce({ collector: hanging, intervalMs: 1000, timeoutMs: 50 });
     expect(value(samples(), 'celery_exporter_poll_errors_total', { poller: 'bad' })).toBe(1);
     expect(value(samples(), 'celery_exporter_poll_errors_total', { poller: 'slow' })).toBe(1);
     expect(failures).toEqual(['Error: boom', 'Error: timed out after 50 ms']);
@@ -40,9 +40,9 @@ describe('poll scheduler', () => {
     let concurrent = 0;
     let max = 0;
     let rounds = 0;
-    const p: Poller = {
+    const p: Collector = {
       name: 'p',
-      async poll() {
+      async collect() {
         concurrent++;
         max = Math.max(max, concurrent);
         rounds++;
@@ -50,7 +50,7 @@ describe('poll scheduler', () => {
         concurrent--;
       },
     };
-    const s = new PollScheduler([{ poller: p, intervalMs: 10, timeoutMs: 1000 }], self, log);
+    const s = new PollScheduler([{ collector: p, intervalMs: 10, timeoutMs: 1000 }], self, log);
     s.start();
     await new Promise((r) => setTimeout(r, 250));
     await s.stop();
@@ -65,8 +65,8 @@ describe('on-demand rounds (fresh queue depth)', () => {
   it('runs at most one round per minimum interval, whatever the number of scrapes and task-sent nudges', async () => {
     const { self, log, samples } = setup();
     let rounds = 0;
-    const p: Poller = { name: 'q', poll: async () => void rounds++ };
-    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 300 }], self, log);
+    const p: Collector = { name: 'q', collect: async () => void rounds++ };
+    const s = new PollScheduler([{ collector: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 300 }], self, log);
     s.start();
     await sleep(20);
     expect(rounds).toBe(1); // the first round, at start
@@ -91,8 +91,8 @@ describe('on-demand rounds (fresh queue depth)', () => {
     const { self, log, samples } = setup();
     let down = true;
     let rounds = 0;
-    const p: Poller = { name: 'q', poll: () => (rounds++, new Promise(() => undefined)) }; // a black-holed broker
-    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 5000, minIntervalMs: 10 }], self, log, { brokerDown: () => down });
+    const p: Collector = { name: 'q', collect: () => (rounds++, new Promise(() => undefined)) }; // a black-holed broker
+    const s = new PollScheduler([{ collector: p, intervalMs: 60_000, timeoutMs: 5000, minIntervalMs: 10 }], self, log, { brokerDown: () => down });
     const t0 = performance.now();
     await s.refresh(1000);
     expect(performance.now() - t0).toBeLessThan(100);
@@ -108,8 +108,8 @@ describe('on-demand rounds (fresh queue depth)', () => {
   it('refreshes as soon as the broker is reachable, before brokerDown\'s settling time is over', async () => {
     const { self, log } = setup();
     let rounds = 0;
-    const p: Poller = { name: 'q', poll: async () => void rounds++ };
-    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 10 }], self, log, {
+    const p: Collector = { name: 'q', collect: async () => void rounds++ };
+    const s = new PollScheduler([{ collector: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 10 }], self, log, {
       brokerDown: () => true, // connected, but for less than the settling time
       brokerUnreachable: () => false,
     });
@@ -120,8 +120,8 @@ describe('on-demand rounds (fresh queue depth)', () => {
 
   it('makes a scrape wait at most the bound for a slow round, and counts it', async () => {
     const { self, log, samples } = setup();
-    const p: Poller = { name: 'slow', poll: () => sleep(400) };
-    const s = new PollScheduler([{ poller: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 10 }], self, log);
+    const p: Collector = { name: 'slow', collect: () => sleep(400) };
+    const s = new PollScheduler([{ collector: p, intervalMs: 60_000, timeoutMs: 1000, minIntervalMs: 10 }], self, log);
     s.start();
     await sleep(20);
     const t0 = performance.now();

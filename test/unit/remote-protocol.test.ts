@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { envelope } from '../../src/broker/redis/pidbox.js';
+import { envelope } from '../../src/broker/redis/pidbox-wire.js';
 import { unframe as unframeAmqp } from '../../src/broker/amqp/pidbox.js';
-import { unframe as unframeRedis } from '../../src/broker/redis/pidbox.js';
+import { unframe as unframeRedis } from '../../src/broker/redis/pidbox-wire.js';
 import { isUnreadable, type ReplyMessage } from '../../src/remote/mailbox.js';
 import { buildRequest, pidboxNames, replyQueueName, requestHeaders } from '../../src/remote/protocol.js';
 import { parseReply } from '../../src/remote/reply.js';

@@ -5,8 +5,10 @@ import type { BrokerConfig } from '../../config/config.js';
 import type { Logger } from '../../log.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
+import { OutageReporter } from '../outage.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
 import { installDeliveryReader } from './delivery-reader.js';
+import { amqpEventBodies } from './event-bodies.js';
 import { amqpConnectOptions, closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
 
 /** Celery's event_exchange and event_queue_prefix defaults. */
@@ -23,7 +25,7 @@ const PREFETCH = 1000;
 /**
  * Celery events over AMQP 0-9-1 (docs/protocol.md §1): our own queue celeryev.<uuid>, exclusive,
  * auto-delete and non-durable, with Celery's x-message-ttl/x-expires, bound to the celeryev topic
- * exchange with "#", consumed with no-ack. Every body goes to pipeline.onAmqpMessage.
+ * exchange with "#", consumed with no-ack. Every body goes to the pipeline (event-bodies.ts).
  *
  * One generation number guards each connection: every callback of a connection that was lost or
  * replaced sees a stale generation and does nothing, so a close, an error and a cancelled consumer
@@ -37,11 +39,7 @@ export class AmqpEventConsumer implements EventTransport {
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
-  private everReady = false;
-  private isReady = false;
-  private reported: boolean | undefined;
-  /** The outage being reported: when it began, failed attempts, last error (for the line that ends it). */
-  private outage: { since: number; attempts: number; lastError: string } | undefined;
+  private readonly status: OutageReporter;
   /** Whether deliveries of the current connection are read by delivery-reader.ts (for tests). */
   fastPath = false;
   /** The queue of the current connection, for tests and logs. */
@@ -54,10 +52,11 @@ export class AmqpEventConsumer implements EventTransport {
     private readonly log: Logger,
   ) {
     this.opts = amqpConnectOptions(cfg.url, amqp, 'celery-exporter:events');
+    this.status = new OutageReporter(hooks);
   }
 
   get ready(): boolean {
-    return this.isReady;
+    return this.status.ready;
   }
 
   start(): void {
@@ -70,7 +69,7 @@ export class AmqpEventConsumer implements EventTransport {
     if (this.timer !== undefined) clearTimeout(this.timer);
     const c = this.conn;
     this.conn = undefined;
-    this.setReady(false, 'stopping');
+    this.status.stopping();
     if (c !== undefined) await Promise.race([closeQuietly(c), new Promise((r) => setTimeout(r, 1000))]);
   }
 
@@ -101,35 +100,27 @@ export class AmqpEventConsumer implements EventTransport {
       });
       await ch.bindQueue(queue, EVENT_EXCHANGE, '#');
       await ch.prefetch(PREFETCH);
-      const pipeline = this.hooks.pipeline;
+      const deliver = amqpEventBodies(this.hooks.pipeline);
       await ch.consume(
         queue,
         (msg: ConsumeMessage | null) => {
           // null: the broker cancelled the consumer (queue deleted by an operator).
           if (msg === null) return this.lost(gen, `consumer of ${queue} cancelled by the broker`);
           const p = msg.properties;
-          pipeline.onAmqpMessage(msg.content, p.contentType as string | undefined, p.contentEncoding as string | undefined);
+          deliver(msg.content, 0, msg.content.length, p.contentType as string | undefined, p.contentEncoding as string | undefined);
         },
         { noAck: true },
       );
       // Deliveries then skip amqplib's message assembly (delivery-reader.ts); the callback above
       // still gets whatever the front leaves to amqplib, and the broker's cancel.
-      const off = installDeliveryReader(conn, ch, (buf, start, end, type, encoding) => pipeline.onAmqpBody(buf, start, end, type, encoding));
+      const off = installDeliveryReader(conn, ch, deliver);
       if (off === undefined) this.log.debug('amqplib internals not as expected: events take amqplib\'s message path');
       else ch.on('close', off);
       this.fastPath = off !== undefined;
       if (gen !== this.generation) return;
       this.queueName = queue;
       this.attempt = 0;
-      if (this.everReady) this.hooks.onReconnect?.('events');
-      this.everReady = true;
-      const o = this.outage;
-      this.outage = undefined;
-      const note =
-        o === undefined
-          ? ''
-          : `; down ${((Date.now() - o.since) / 1000).toFixed(1)} s, ${o.attempts} failed attempt${o.attempts === 1 ? '' : 's'}${o.attempts > 0 ? `, last: ${o.lastError}` : ''}`;
-      this.setReady(true, `consuming ${queue}, bound to exchange ${EVENT_EXCHANGE} with "#"${note}`);
+      this.status.up(`consuming ${queue}, bound to exchange ${EVENT_EXCHANGE} with "#"`);
     } catch (err) {
       this.lost(gen, `connect failed: ${describeConnectError(err)}`);
     }
@@ -165,20 +156,9 @@ export class AmqpEventConsumer implements EventTransport {
     this.conn = undefined;
     this.queueName = undefined;
     void closeQuietly(c);
-    if (this.outage === undefined) this.outage = { since: Date.now(), attempts: 0, lastError: reason };
-    else this.outage.attempts++;
-    this.outage.lastError = reason;
-    this.setReady(false, reason);
+    this.status.down(reason);
     const delay = backoffDelay(this.attempt++);
     this.log.debug({ attempt: this.attempt, delayMs: delay, err: reason }, 'reconnecting to RabbitMQ');
     this.timer = setTimeout(() => void this.connect(), delay);
-  }
-
-  /** Reports only changes (and the first failure), so a retry loop logs one line, not one per attempt. */
-  private setReady(ready: boolean, reason: string): void {
-    if (this.reported === ready) return;
-    this.reported = ready;
-    this.isReady = ready;
-    this.hooks.onReadyChange(ready, reason);
   }
 }

@@ -3,7 +3,7 @@ import type { GaugeChild } from '../../metrics/gauge.js';
 import { MonotonicMirror } from '../../metrics/monotonic-mirror.js';
 import type { BrokerMetrics } from '../../metrics/broker-metrics.js';
 import type { QueueMetrics } from '../../metrics/queue-metrics.js';
-import type { Poller } from '../../pollers/poller.js';
+import type { Collector } from '../../pollers/collector.js';
 import type { QueueRegistry } from '../../state/queue-registry.js';
 import { isInternalQueue } from './internal-queues.js';
 import { vhostPath, type ManagementClient } from './management-client.js';
@@ -55,7 +55,7 @@ const QUEUE_COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers';
  * gives: discovery, unacked counts and broker health. While the API does not answer, the
  * declares alone report the known queues (one log line when that starts, one when it ends).
  */
-export class ManagementPoller implements Poller {
+export class ManagementPoller implements Collector {
   readonly name = 'rabbitmq_management';
   private reported = new Set<string>();
   /** The vhost's message counters, kept monotonic across broker restarts. */
@@ -76,7 +76,7 @@ export class ManagementPoller implements Poller {
     private readonly declares?: DeclareSource,
   ) {}
 
-  async poll(signal: AbortSignal): Promise<void> {
+  async collect(signal: AbortSignal): Promise<void> {
     if (this.declares === undefined) return this.apiRound(signal, undefined);
     let exact: Map<string, QueueDepth> | undefined;
     try {

@@ -3,9 +3,8 @@ import type { BrokerConfig } from '../../config/config.js';
 import { decodeAmqpBody } from '../../decoder/body.js';
 import { Invalid } from '../../decoder/invalid.js';
 import type { Logger } from '../../log.js';
-import { abortReason, raceAbort, type Mailbox, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
+import { abortReason, raceAbort, type Mailbox, type MailboxHooks, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
 import { pidboxNames, replyQueueName, type PidboxNames, type PidboxRequest, type RequestHeaders } from '../../remote/protocol.js';
-import type { MailboxHooks } from '../mailbox.js';
 import { AmqpConnectionHolder } from './pidbox-connection.js';
 
 /** Celery's control_queue_expires / control_queue_ttl, as kombu sends them (ms). */

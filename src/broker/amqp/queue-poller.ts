@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel } from 'amqplib';
 import type { Logger } from '../../log.js';
 import type { QueueMetrics } from '../../metrics/queue-metrics.js';
-import type { Poller } from '../../pollers/poller.js';
+import type { Collector } from '../../pollers/collector.js';
 import type { QueueRegistry } from '../../state/queue-registry.js';
 import { describeConnectError } from '../connect-errors.js';
 import { RetryGate } from '../retry-gate.js';
@@ -22,7 +22,7 @@ const MAX_QUEUE_NAME_BYTES = 255;
  * of their own, replaced after each 404; the missing queue gets no series and the round goes on.
  * The connection is kept between rounds and re-opened (counted as a reconnect) after a loss.
  */
-export class AmqpQueuePoller implements Poller {
+export class AmqpQueuePoller implements Collector {
   readonly name = 'amqp_queues';
   private conn: ChannelModel | undefined;
   private channel: Channel | undefined;
@@ -41,7 +41,7 @@ export class AmqpQueuePoller implements Poller {
     private readonly log: Logger,
   ) {}
 
-  async poll(signal: AbortSignal): Promise<void> {
+  async collect(signal: AbortSignal): Promise<void> {
     const depths = await this.read(signal);
     for (const [queue, r] of depths) {
       this.metrics.length.labels(queue).set(r.messageCount);

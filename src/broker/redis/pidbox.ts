@@ -1,21 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { BrokerConfig } from '../../config/config.js';
-import { decodeEnvelope } from '../../decoder/envelope.js';
-import { Invalid } from '../../decoder/invalid.js';
-import { parseJsonTolerant } from '../../decoder/json.js';
 import type { Logger } from '../../log.js';
-import { abortReason, raceAbort, type Mailbox, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
+import { abortReason, raceAbort, type Mailbox, type MailboxHooks, type RawReply, type ReplyInbox } from '../../remote/mailbox.js';
 import { pidboxNames, replyQueueName, type PidboxNames, type PidboxRequest, type RequestHeaders } from '../../remote/protocol.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
-import type { MailboxHooks } from '../mailbox.js';
 import { fanoutPrefixes, keyPrefix, redisOptions } from './connect.js';
+import { RedisInbox, type Cleanup, type InboxOwner } from './pidbox-inbox.js';
+import { envelope, unframe } from './pidbox-wire.js';
+import { DEFAULT_PRIORITY_STEPS, DEFAULT_SEP } from './queue-keys.js';
 import { SentinelWatch } from './sentinel-watch.js';
 
-/** kombu's Redis defaults (transport options `sep`, `priority_steps`). */
-const DEFAULT_SEP = '\x06\x16';
-const DEFAULT_PRIORITY_STEPS = [0, 3, 6, 9];
 /** Blocking connections kept for reuse; more are opened while calls overlap and closed after. */
 const MAX_IDLE_BLOCKING = 8;
 /**
@@ -26,17 +21,12 @@ const LATE_REPLY_GRACE_MS = 5000;
 /** How long close() waits for the broker to acknowledge its cleanups; a healthy one takes ~1 ms. */
 const CLOSE_GRACE_MS = 300;
 
-interface Cleanup {
-  member: string;
-  keys: string[];
-}
-
 /**
  * The pidbox protocol over Redis (docs/protocol.md §5.5): SADD the reply binding, PUBLISH the
  * request on the mailbox channel, BRPOP the reply list on a connection of its own, then SREM
  * the binding and DEL the lists.
  */
-export class RedisMailbox implements Mailbox {
+export class RedisMailbox implements Mailbox, InboxOwner {
   readonly kind = 'redis' as const;
   private cmd: Redis | undefined;
   private readonly idle: Redis[] = [];
@@ -54,7 +44,7 @@ export class RedisMailbox implements Mailbox {
   private watch: SentinelWatch | undefined;
   private readonly prefix: string;
   private readonly sep: string;
-  private readonly steps: number[];
+  private readonly steps: readonly number[];
   private readonly channels: string[];
   private readonly bindingKey: string;
 
@@ -267,67 +257,6 @@ export class RedisMailbox implements Mailbox {
   private assertOpen(): void {
     if (this.closed) throw new Error('remote control mailbox is closed');
   }
-}
-
-class RedisInbox implements ReplyInbox {
-  private conn: Redis | undefined;
-  private broken = false;
-  private closed = false;
-
-  constructor(
-    private readonly box: RedisMailbox,
-    private readonly c: Cleanup,
-  ) {}
-
-  async next(idleMs: number, signal?: AbortSignal): Promise<RawReply | undefined> {
-    this.conn ??= this.box.acquireBlocking();
-    try {
-      return await this.box.pop(this.conn, this.c.keys, idleMs, signal);
-    } catch (err) {
-      this.broken = true;
-      throw err;
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.conn !== undefined) this.box.releaseBlocking(this.conn, !this.broken);
-    await this.box.cleanup(this.c);
-  }
-}
-
-/** The kombu envelope of a pidbox request (docs/protocol.md §2.1, §5.5). */
-export function envelope(request: PidboxRequest, headers: RequestHeaders, names: PidboxNames): string {
-  return JSON.stringify({
-    body: Buffer.from(JSON.stringify(request)).toString('base64'),
-    'content-encoding': 'utf-8',
-    'content-type': 'application/json',
-    headers,
-    properties: {
-      delivery_mode: 2,
-      delivery_info: { exchange: names.requestExchange, routing_key: '' },
-      priority: 0,
-      body_encoding: 'base64',
-      delivery_tag: randomUUID(),
-    },
-  });
-}
-
-/** A reply list entry → headers and body text. */
-export function unframe(raw: string): RawReply {
-  let env: unknown;
-  try {
-    env = parseJsonTolerant(raw);
-  } catch {
-    return { invalid: 'envelope' };
-  }
-  if (typeof env !== 'object' || env === null || Array.isArray(env)) return { invalid: 'envelope' };
-  const body = decodeEnvelope(raw);
-  if (body instanceof Invalid) return { invalid: body.reason };
-  const h = (env as Record<string, unknown>)['headers'];
-  const headers = typeof h === 'object' && h !== null && !Array.isArray(h) ? (h as Record<string, unknown>) : {};
-  return { headers, text: body };
 }
 
 async function quit(c: Redis): Promise<void> {

@@ -3,16 +3,17 @@ import type { BrokerConfig } from '../../config/config.js';
 import type { Logger } from '../../log.js';
 import type { BrokerMetrics } from '../../metrics/broker-metrics.js';
 import type { QueueMetrics } from '../../metrics/queue-metrics.js';
-import type { Poller } from '../../pollers/poller.js';
+import type { Collector } from '../../pollers/collector.js';
 import type { QueueRegistry } from '../../state/queue-registry.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { redisOptions } from './connect.js';
 import { describeConnectError } from '../connect-errors.js';
-import { MonotonicMirrors } from '../../metrics/monotonic-mirror.js';
+import { RedisBrokerHealth } from './broker-health.js';
 import { parseRedisInfo } from './info.js';
 import { SentinelWatch } from './sentinel-watch.js';
-import { RedisQueueLayout, isInternalExchange, isInternalQueue, queueDepth, type PriorityKey } from './queue-keys.js';
-import { aggregateUnacked, unackedQueue, type UnackedStats } from './unacked.js';
+import { RedisQueueLayout, queueDepth, type PriorityKey } from './queue-keys.js';
+import { abortIfNeeded, discoverQueues, execPipeline, readUnacked } from './queue-reads.js';
+import type { UnackedStats } from './unacked.js';
 
 export interface RedisQueuePollerDeps {
   queues: QueueRegistry;
@@ -29,10 +30,17 @@ export interface RedisQueuePollerOptions {
   forgetAfterMs: number;
 }
 
-const SCAN_COUNT = 1000;
 /** How long a round waits for a reconnect under way before it fails (see ready()). */
 const RECONNECT_GRACE_MS = 1000;
-const HSCAN_COUNT = 1000;
+
+/** What one round's pipeline read: the lengths of each queue's lists, and the reserved messages. */
+interface RoundReads {
+  queues: string[];
+  keys: PriorityKey[][];
+  /** Per queue, its lists' lengths; undefined when a key holds another Redis type. */
+  lengths: Array<number[] | undefined>;
+  unacked: Map<string, UnackedStats>;
+}
 
 /**
  * Queue depths, reserved messages and broker health from Redis, on its own connection.
@@ -42,7 +50,7 @@ const HSCAN_COUNT = 1000;
  * unacked_index and INFO. Only delivery tags not seen before cost a second round trip (HMGET of
  * their hash values, each parsed once and remembered while the tag stays reserved).
  */
-export class RedisQueuePoller implements Poller {
+export class RedisQueuePoller implements Collector {
   readonly name = 'redis_queues';
   private readonly client: Redis;
   private readonly layout: RedisQueueLayout;
@@ -61,11 +69,8 @@ export class RedisQueuePoller implements Poller {
   /** Queues this poller wrote series for (removed on failure). */
   private readonly reported = new Set<string>();
   /** Unacked delivery tag → queue (null: no usable hash value). */
-  private tagQueue = new Map<string, string | null>();
-  private brokerLabel: string | undefined;
-  /** evicted_keys of each server, kept monotonic across Redis restarts. */
-  private readonly evictions = new MonotonicMirrors();
-  private readonly runIds = new Map<string, string>();
+  private readonly tags = { byTag: new Map<string, string | null>() };
+  private readonly health: RedisBrokerHealth;
 
   constructor(
     private readonly cfg: BrokerConfig,
@@ -75,6 +80,7 @@ export class RedisQueuePoller implements Poller {
     private readonly now: () => number = Date.now,
   ) {
     this.layout = RedisQueueLayout.fromBroker(cfg);
+    this.health = new RedisBrokerHealth(cfg, deps.brokerMetrics);
     this.client = new Redis({
       ...redisOptions(cfg, 'celery-exporter:queues'),
       // RESP2 replies everywhere: ZRANGE WITHSCORES and HSCAN as flat arrays, whatever the server.
@@ -101,7 +107,7 @@ export class RedisQueuePoller implements Poller {
     }
   }
 
-  async poll(signal: AbortSignal): Promise<void> {
+  async collect(signal: AbortSignal): Promise<void> {
     await this.ready(signal);
     // A round that times out leaves commands in flight on this connection: reconnect, so their
     // late replies are dropped and the next round starts clean.
@@ -119,8 +125,7 @@ export class RedisQueuePoller implements Poller {
   onFailure(): void {
     for (const q of this.reported) this.removeQueueSeries(q);
     this.reported.clear();
-    if (this.brokerLabel !== undefined) this.deps.brokerMetrics.removeBroker(this.brokerLabel);
-    this.brokerLabel = undefined;
+    this.health.remove();
   }
 
   async close(): Promise<void> {
@@ -135,16 +140,28 @@ export class RedisQueuePoller implements Poller {
   }
 
   private async round(signal: AbortSignal): Promise<void> {
-    const client = this.client;
     const startMs = this.now();
     if (this.opts.discoveryIntervalMs > 0 && startMs - this.lastDiscovery >= this.opts.discoveryIntervalMs) {
-      await this.discover(signal);
+      const found = await discoverQueues(this.client, this.layout, signal);
+      this.bound = found.bound;
+      this.bindings = found.bindings;
+      for (const q of found.bound) this.deps.queues.seen(q, 'broker');
       this.lastDiscovery = startMs;
     }
+    const { reads, info } = await this.read(signal);
+    // Everything read: write the metrics in one synchronous step.
+    this.writeQueues(reads);
+    this.health.write(info, this.client.stream);
+  }
 
+  /**
+   * ONE pipeline: LLEN of every list of every known queue, HLEN of the unacked hash, the whole
+   * unacked_index and INFO; then the reserved messages' queues (readUnacked).
+   */
+  private async read(signal: AbortSignal): Promise<{ reads: RoundReads; info: ReturnType<typeof parseRedisInfo> }> {
     const queues = this.deps.queues.list();
     const keys: PriorityKey[][] = queues.map((q) => this.layout.priorityKeys(q));
-    const pipe = client.pipeline();
+    const pipe = this.client.pipeline();
     for (const ks of keys) for (const k of ks) pipe.llen(k.key);
     pipe.hlen(this.layout.unackedKey);
     pipe.zrange(this.layout.unackedIndexKey, 0, '-1', 'WITHSCORES');
@@ -163,10 +180,12 @@ export class RedisQueuePoller implements Poller {
     i++;
     const info = parseRedisInfo(String(replies[i++] ?? ''));
 
-    const unacked = await this.readUnacked(index, hashSize, signal);
+    const unacked = await readUnacked(this.client, this.layout, { index, hashSize, bindings: this.bindings }, this.tags, signal);
     abortIfNeeded(signal);
+    return { reads: { queues, keys, lengths, unacked }, info };
+  }
 
-    // Everything read: write the metrics in one synchronous step.
+  private writeQueues({ queues, keys, lengths, unacked }: RoundReads): void {
     const nowMs = this.now();
     const m = this.deps.queueMetrics;
     const listed = new Set(queues);
@@ -197,8 +216,6 @@ export class RedisQueuePoller implements Poller {
     }
     // Reserved messages of queues not known yet: known from the next round on.
     for (const q of unacked.keys()) if (!listed.has(q)) this.deps.queues.seen(q, 'broker');
-
-    this.writeHealth(info);
   }
 
   /** Waits for the first connection; afterwards a connection that is down fails the round at once. */
@@ -231,86 +248,6 @@ export class RedisQueuePoller implements Poller {
     });
   }
 
-  /** SCAN for `{gp}_kombu.binding.*` (never KEYS), then the members of every non-internal set. */
-  private async discover(signal: AbortSignal): Promise<void> {
-    const setKeys = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.client.scan(cursor, 'MATCH', this.layout.bindingPattern, 'COUNT', SCAN_COUNT);
-      abortIfNeeded(signal);
-      cursor = next;
-      for (const k of batch) setKeys.add(k);
-    } while (cursor !== '0');
-
-    const exchanges: Array<[string, string]> = [];
-    for (const key of setKeys) {
-      const ex = this.layout.exchangeOfBindingKey(key);
-      if (ex !== undefined && !isInternalExchange(ex)) exchanges.push([ex, key]);
-    }
-    const bound = new Set<string>();
-    const bindings = new Map<string, Map<string, string>>();
-    if (exchanges.length > 0) {
-      const pipe = this.client.pipeline();
-      for (const [, key] of exchanges) pipe.smembers(key);
-      const replies = await execPipeline(pipe);
-      abortIfNeeded(signal);
-      exchanges.forEach(([ex], j) => {
-        for (const member of replies[j] as string[]) {
-          const b = this.layout.parseBinding(member);
-          if (b === undefined || isInternalQueue(b.queue)) continue;
-          bound.add(b.queue);
-          let table = bindings.get(ex);
-          if (table === undefined) bindings.set(ex, (table = new Map()));
-          if (!table.has(b.routingKey)) table.set(b.routingKey, b.queue);
-        }
-      });
-    }
-    this.bound = bound;
-    this.bindings = bindings;
-    for (const q of bound) this.deps.queues.seen(q, 'broker');
-  }
-
-  /**
-   * Reserved messages per queue. The index gives every tag and its fetch time; a tag's queue
-   * comes from its hash value, fetched (HMGET) only the first time the tag is seen. kombu writes
-   * the hash and the index in one MULTI, so they agree; if the hash holds entries the index does
-   * not (another writer), an HSCAN finds and counts them.
-   */
-  private async readUnacked(index: string[], hashSize: number, signal: AbortSignal): Promise<Map<string, UnackedStats>> {
-    const known = new Map<string, string | null>();
-    const missing: string[] = [];
-    for (let j = 0; j < index.length; j += 2) {
-      const tag = index[j]!;
-      const q = this.tagQueue.get(tag);
-      if (q === undefined) missing.push(tag);
-      else known.set(tag, q);
-    }
-    if (missing.length > 0) {
-      const values = await this.client.hmget(this.layout.unackedKey, ...missing);
-      abortIfNeeded(signal);
-      missing.forEach((tag, j) => {
-        const v = values[j];
-        known.set(tag, v === null || v === undefined ? null : (unackedQueue(v, this.bindings) ?? null));
-      });
-    }
-    this.tagQueue = known;
-    const unindexed: string[] = [];
-    if (hashSize > index.length / 2) {
-      let cursor = '0';
-      do {
-        const [next, flat] = await this.client.hscan(this.layout.unackedKey, cursor, 'COUNT', HSCAN_COUNT);
-        abortIfNeeded(signal);
-        cursor = next;
-        for (let j = 0; j + 1 < flat.length; j += 2) {
-          if (known.has(flat[j]!)) continue;
-          const q = unackedQueue(flat[j + 1]!, this.bindings);
-          if (q !== undefined) unindexed.push(q);
-        }
-      } while (cursor !== '0');
-    }
-    return aggregateUnacked(index, known, unindexed);
-  }
-
   /**
    * A queue that is neither configured, bound, holding messages nor seen by any source for the
    * forget delay, and has been so for that long, stops being reported.
@@ -338,58 +275,9 @@ export class RedisQueuePoller implements Poller {
     const m = this.deps.queueMetrics;
     for (const g of [m.length, m.lengthByPriority, m.unacked, m.unackedOldestAge]) g.removeWhere('queue_name', queue);
   }
-
-  private writeHealth(info: ReturnType<typeof parseRedisInfo>): void {
-    const label = this.currentBrokerLabel();
-    if (this.brokerLabel !== undefined && this.brokerLabel !== label) this.deps.brokerMetrics.removeBroker(this.brokerLabel);
-    this.brokerLabel = label;
-    const b = this.deps.brokerMetrics;
-    const put = (g: { labels(v: string): { set(n: number): void } }, remove: (v: string) => boolean, v: number | undefined) => {
-      if (v === undefined) remove(label);
-      else g.labels(label).set(v);
-    };
-    put(b.connectedClients, (l) => b.connectedClients.remove(l), info.connectedClients);
-    put(b.memoryUsed, (l) => b.memoryUsed.remove(l), info.usedMemoryBytes);
-    put(b.uptime, (l) => b.uptime.remove(l), info.uptimeSeconds);
-    // Redis's own counter, mirrored; it restarts at 0 with Redis, ours keeps what it had counted.
-    const restarted = info.runId !== undefined && this.runIds.has(label) && this.runIds.get(label) !== info.runId;
-    if (info.runId !== undefined) this.runIds.set(label, info.runId);
-    put(b.evictedKeys, (l) => b.evictedKeys.remove(l), info.evictedKeys === undefined ? undefined : this.evictions.update(label, info.evictedKeys, restarted));
-  }
-
-  /** host:port of the Redis server; behind Sentinel, the master actually connected to. */
-  private currentBrokerLabel(): string {
-    const u = this.cfg.url;
-    if (u.socketPath !== undefined) return `unix:${u.socketPath}`;
-    if (u.sentinels.length > 0) {
-      const s = this.client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
-      if (s?.remoteAddress !== undefined && s.remotePort !== undefined) return `${s.remoteAddress}:${s.remotePort}`;
-    }
-    return `${u.host}:${u.port}`;
-  }
 }
 
 function unackedAge(u: UnackedStats | undefined, nowMs: number): number {
   if (u === undefined || !(u.oldest === u.oldest)) return 0;
   return Math.max(0, nowMs / 1000 - u.oldest);
-}
-
-function abortIfNeeded(signal: AbortSignal): void {
-  if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('poll aborted');
-}
-
-/**
- * Runs a pipeline; a failed command fails the round (no partial, possibly wrong, values) unless
- * `tolerate` accepts its error, which then stands in the result as undefined.
- */
-async function execPipeline(pipe: ReturnType<Redis['pipeline']>, tolerate: (err: Error) => boolean = () => false): Promise<unknown[]> {
-  const res = await pipe.exec();
-  if (res === null) throw new Error('pipeline discarded');
-  return res.map(([err, v]) => {
-    if (err) {
-      if (tolerate(err)) return undefined;
-      throw err;
-    }
-    return v;
-  });
 }

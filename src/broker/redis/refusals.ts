@@ -10,7 +10,7 @@ export function refusedSelect(db: number, user: string | undefined, reply: strin
 }
 
 /** What to fix when Redis refuses the event subscription (ACLs). */
-export function refusedSubscribe(patterns: string[], user: string | undefined, reply: string): string {
+export function refusedSubscribe(patterns: readonly string[], user: string | undefined, reply: string): string {
   if (!/^NOPERM/.test(reply)) return `PSUBSCRIBE failed: ${reply}`;
   const name = user ?? 'default';
   const grant = patterns.map((p) => `'&${p}'`).join(' ');

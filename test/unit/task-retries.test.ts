@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { sum, value } from '../helpers/metrics.js';
+import { makeCore } from './core.js';
+
+/** A retried task through the pipeline: its attempts are matched by number (src/state/task-time.ts), whatever order their events arrive in. */
+const T0 = 1_795_681_000;
+const sent = (uuid: string, extra: Record<string, unknown> = {}) => ({
+  type: 'task-sent', uuid, name: 'app.add', queue: 'default', routing_key: 'default', hostname: 'gen1@api', timestamp: T0, eta: null, ...extra,
+});
+const ev = (type: string, uuid: string, timestamp: number, extra: Record<string, unknown> = {}) => ({
+  type, uuid, hostname: 'w1@host', timestamp, ...extra,
+});
+
+describe('a retried task (attempts matched by `retries`, not by arrival order)', () => {
+  // Attempt 0 runs 1.0→1.1 and retries; the pool child's task-sent (retries 1) and task-retried
+  // race the main process's task-received/task-started of attempt 1 (received 1.2, started 1.3).
+  const first = [sent('r'), ev('task-received', 'r', T0 + 0.5, { name: 'app.add', retries: 0 }), ev('task-started', 'r', T0 + 1)];
+  const resent = sent('r', { hostname: 'w1@host', timestamp: T0 + 1.05, retries: 1 });
+  const retried = ev('task-retried', 'r', T0 + 1.1, { exception: 'Retry()' });
+  const second = [ev('task-received', 'r', T0 + 1.2, { name: 'app.add', retries: 1 }), ev('task-started', 'r', T0 + 1.3)];
+  const done = ev('task-succeeded', 'r', T0 + 1.5, { runtime: 0.2 });
+  const l = { name: 'app.add', queue_name: 'default' };
+
+  for (const [order, events] of [
+    ['task-retried first', [...first, resent, retried, ...second, done]],
+    ['task-retried after the retry’s received', [...first, resent, second[0]!, retried, second[1]!, done]],
+    ['task-retried after the retry’s started', [...first, resent, ...second, retried, done]],
+    ['the retry’s task-sent after its started (RabbitMQ: published after the message)', [...first, ...second, resent, retried, done]],
+  ] as const) {
+    it(`observes each execution once: ${order}`, () => {
+      const t = makeCore();
+      for (const e of events) t.feed(e);
+      const s = t.samples();
+      expect(value(s, 'celery_task_queue_wait_seconds_count', l)).toBe(2);
+      expect(value(s, 'celery_task_prefetch_wait_seconds_count', l)).toBe(2);
+      // Attempt 0: sent T0 → started +1; attempt 1: sent +1.05 → started +1.3.
+      expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(1 + 0.25, 6);
+      // Attempt 0: received +0.5 → +1; attempt 1: received +1.2 → +1.3.
+      expect(value(s, 'celery_task_prefetch_wait_seconds_sum', l)).toBeCloseTo(0.5 + 0.1, 6);
+      expect(value(s, 'celery_task_runtime_seconds_sum', { ...l, state: 'succeeded' })).toBeCloseTo(0.2, 6);
+      expect(value(s, 'celery_task_latency_seconds_sum', l)).toBeCloseTo(1.5, 6);
+      expect(value(s, 'celery_task_retried_total', { ...l, hostname: 'w1@host' })).toBe(1);
+    });
+  }
+
+  // Under load the pool child that ran attempt 0 can be preempted between publishing the retry
+  // and handing its result back: the main process runs attempt 1 to the end first, so task-retried
+  // (and the child's task-sent of the retry) come after task-succeeded; and the producer's
+  // task-sent of attempt 0 can come after the retry's (held events released by the retry's).
+  const sent0 = sent('r', { retries: 0 });
+  const [recv0, start0] = [first[1]!, first[2]!];
+  for (const [order, events] of [
+    ['task-retried after the task finished', [sent0, recv0, start0, resent, ...second, done, retried]],
+    ['the retry’s task-sent and task-retried after the task finished', [sent0, recv0, start0, ...second, done, resent, retried]],
+    ['the producer’s task-sent after the retry’s (attempt 0 held)', [recv0, start0, resent, sent0, retried, ...second, done]],
+    ['the producer’s task-sent after the task finished', [recv0, start0, resent, retried, ...second, done, sent0]],
+  ] as const) {
+    it(`counts each event under the task's labels and keeps no record: ${order}`, () => {
+      const t = makeCore();
+      // The name is known from an earlier task-sent, so a task-received without one is held.
+      t.feed(sent('x'));
+      t.feed(ev('task-succeeded', 'x', T0));
+      for (const e of events) t.feed(e);
+      t.advance(3000);
+      const s = t.samples();
+      expect(value(s, 'celery_task_retried_total', { ...l, hostname: 'w1@host' })).toBe(1);
+      expect(sum(s, 'celery_task_retried_total', { name: 'unknown' })).toBe(0);
+      expect(value(s, 'celery_task_queue_wait_seconds_count', l)).toBe(2);
+      expect(value(s, 'celery_task_prefetch_wait_seconds_count', l)).toBe(2);
+      expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(1 + 0.25, 6);
+      expect(value(s, 'celery_task_runtime_seconds_count', { ...l, state: 'succeeded' })).toBe(1);
+      expect(sum(s, 'celery_task_sent_total', l)).toBe(3);
+      expect(value(s, 'celery_exporter_tracked_tasks')).toBe(0);
+    });
+  }
+
+  it('the retry’s queue wait comes from its own task-sent even when the first started is stamped after it', () => {
+    // The main process stamps task-started when it handles the pool's accept, which can be after
+    // the child already ran the task and published the retry: started 1.1 > retry sent 1.05.
+    const t = makeCore();
+    const late = ev('task-started', 'r', T0 + 1.1);
+    for (const e of [first[0]!, first[1]!, resent, late, retried, ...second, done]) t.feed(e);
+    const s = t.samples();
+    expect(value(s, 'celery_task_queue_wait_seconds_count', l)).toBe(2);
+    expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(1.1 + 0.25, 6);
+  });
+});
