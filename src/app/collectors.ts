@@ -215,12 +215,11 @@ export function inspectPollerFor(
   opts: InspectPollerOptions,
   now?: () => number,
 ): InspectPoller {
-  return new InspectPoller(
+  const poller = new InspectPoller(
     {
       rc,
       metrics: deps.inspectMetrics,
       workerMetrics: deps.workerMetrics,
-      scrape: deps.registry,
       workers: deps.workers,
       queues: deps.queues,
       labels,
@@ -230,4 +229,6 @@ export function inspectPollerFor(
     opts,
     now,
   );
+  deps.registry.beforeRender(() => poller.updateUtilization());
+  return poller;
 }

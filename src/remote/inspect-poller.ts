@@ -2,7 +2,6 @@ import type { RateLimitedLog } from '../log.js';
 import type { Counter } from '../metrics/counter.js';
 import type { Gauge } from '../metrics/gauge.js';
 import type { InspectMetrics } from '../metrics/inspect-metrics.js';
-import type { ScrapeSteps } from '../metrics/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Collector } from '../pollers/collector.js';
 import type { LabelPolicy } from '../state/labels.js';
@@ -16,8 +15,6 @@ export interface InspectPollerDeps {
   metrics: InspectMetrics;
   /** Heartbeat gauges: `tasks_active` for utilisation, `info` for the worker OS. */
   workerMetrics: WorkerMetrics;
-  /** Where the utilisation gauge is recomputed at each scrape. */
-  scrape: ScrapeSteps;
   workers: Pick<WorkerState, 'hostnames' | 'isKnown'>;
   queues: QueueRegistry;
   labels: LabelPolicy;
@@ -63,9 +60,7 @@ export class InspectPoller implements Collector {
     private readonly deps: InspectPollerDeps,
     private readonly opts: InspectPollerOptions,
     private readonly now: () => number = Date.now,
-  ) {
-    deps.scrape.beforeRender(() => this.updateUtilization());
-  }
+  ) {}
 
   async collect(signal: AbortSignal): Promise<void> {
     const call = (method: string) => this.deps.rc.call(method, { timeoutMs: this.opts.replyTimeoutMs, signal }).then((r) => r.replies);
@@ -242,8 +237,8 @@ export class InspectPoller implements Collector {
     }
   }
 
-  /** Busy slots ÷ pool size, from the latest heartbeat and the latest stats; run at each scrape. */
-  private updateUtilization(): void {
+  /** Busy slots ÷ pool size, from the latest heartbeat and the latest stats; run at each scrape (a registry step: see inspectPollerFor). */
+  updateUtilization(): void {
     const m = this.deps.metrics;
     const active = this.deps.workerMetrics.tasksActive;
     const hosts = new Set<string>();
