@@ -26,8 +26,16 @@ export interface PersisterOptions {
  * scrapes share it). If a save fails, the file is removed: the next start then begins from
  * zero rather than below what was served.
  */
+/**
+ * Least time between two saves asked for by the event queue's acknowledgements (requestSave):
+ * bounds the saves a flood of events causes to 4 a second, whatever the prefetch window.
+ */
+const ACK_SAVE_MIN_GAP_MS = 250;
+
 export class StatePersister {
   private lastSave = -Infinity;
+  private readonly savedListeners: Array<() => void> = [];
+  private ackSave: NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
   private pending: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -114,18 +122,34 @@ export class StatePersister {
     });
   }
 
+  /** `cb` runs synchronously after each successful save (the event queue acknowledges what it holds). */
+  onSaved(cb: () => void): void {
+    this.savedListeners.push(cb);
+  }
+
+  /** A save soon, at most every ACK_SAVE_MIN_GAP_MS: deliveries wait for it to be acknowledged. */
+  requestSave(): void {
+    if (this.stopped || this.ackSave !== undefined) return;
+    const wait = Math.max(0, this.lastSave + ACK_SAVE_MIN_GAP_MS - this.now());
+    this.ackSave = setTimeout(() => {
+      this.ackSave = undefined;
+      if (!this.stopped) this.save('acks');
+    }, wait);
+  }
+
   /** The final save, once nothing is counted or served any more. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.ackSave);
     clearTimeout(this.pending);
     this.pending = undefined;
     this.save('shutdown');
   }
 
   /** Saves now (synchronously); true on success. */
-  save(reason: 'interval' | 'scrape' | 'shutdown'): boolean {
+  save(reason: 'interval' | 'scrape' | 'acks' | 'shutdown'): boolean {
     const waiters = this.waiters;
     this.waiters = [];
     const started = performance.now();
@@ -157,6 +181,7 @@ export class StatePersister {
       this.failing = true;
     }
     this.duration.set((performance.now() - started) / 1000);
+    if (ok) for (const cb of this.savedListeners) cb();
     for (const w of waiters) w();
     return ok;
   }

@@ -1,4 +1,5 @@
 import { createMailbox } from '../broker/mailbox.js';
+import type { StateSaves } from '../broker/transport.js';
 import type { Config } from '../config/config.js';
 import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
@@ -25,6 +26,10 @@ export interface Continuity {
   stopReconcile(): Promise<void>;
   /** The final save, once events and scrapes have stopped. */
   finalSave(): void;
+  /** With --state-file: its saves, for the RabbitMQ named event queue's acknowledgements. */
+  readonly stateSaves: StateSaves | undefined;
+  /** The named event queue was refused (counted). */
+  onEventQueueRefused(reason: 'arguments' | 'in_use'): void;
 }
 
 /** Loads the state file (before any event) and builds the reconciler. */
@@ -77,8 +82,11 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
 
   let everReady = false;
   let readyNow = false;
+  const p = persister;
   return {
     mailbox,
+    stateSaves: p === undefined ? undefined : { onSaved: (cb) => p.onSaved(cb), requestSave: () => p.requestSave(), saveNow: () => p.save('acks') },
+    onEventQueueRefused: eventQueueRefusals(cfg, core),
     onReady(ready) {
       if (ready && !readyNow) reconciler?.trigger(everReady ? 'reconnect' : 'start');
       readyNow = ready;
@@ -96,4 +104,18 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
       persister?.stop();
     },
   };
+}
+
+/** celery_exporter_event_queue_refusals_total, only with --event-queue-name. */
+function eventQueueRefusals(cfg: Config, core: Core): (reason: 'arguments' | 'in_use') => void {
+  if (cfg.amqp.durableEventQueue === undefined || cfg.broker.url.transport !== 'amqp') return () => undefined;
+  const family = core.registry.register(
+    new Counter({
+      name: 'celery_exporter_event_queue_refusals_total',
+      help: 'Attempts to consume the --event-queue-name queue that were refused: arguments (it exists with other x-arguments), in_use (another consumer is attached).',
+      labelNames: ['reason'],
+    }),
+  );
+  const by = { arguments: family.labels('arguments'), in_use: family.labels('in_use') };
+  return (reason) => by[reason].inc();
 }

@@ -11,12 +11,24 @@ import type { Channel, ChannelModel } from 'amqplib';
  *
  * So the event connection's frame reader gets a front: a basic.deliver on the event channel whose
  * header and single body frame are already in the buffer is handed over as a view of the buffer
- * and skipped; anything else (other channels, other methods, heartbeats, bodies split over several
+ * (with its delivery tag, for a consumer that acknowledges) and skipped; anything else (other channels, other methods, heartbeats, bodies split over several
  * frames, anything that does not check out) goes to amqplib untouched, which keeps connection,
  * channels, heartbeats, errors and the consumer's cancellation.
  */
 
-export type DeliverySink = (buf: Buffer, start: number, end: number, contentType: string | undefined, contentEncoding: string | undefined) => void;
+/**
+ * Receives one delivery's body as a view of the buffer. The delivery tag and the redelivered bit
+ * are for consumers that acknowledge (a named event queue, acks.ts); a no-ack consumer ignores them.
+ */
+export type DeliverySink = (
+  buf: Buffer,
+  start: number,
+  end: number,
+  contentType: string | undefined,
+  contentEncoding: string | undefined,
+  deliveryTag: number,
+  redelivered: boolean,
+) => void;
 
 /** The frames at the offset may be a delivery, not complete yet: read more. */
 export const NEED_MORE = -1;
@@ -51,7 +63,8 @@ export function readDelivery(buf: Buffer, off: number, channel: number, maxFrame
   if (buf[mEnd] !== FRAME_END || buf.readUInt16BE(m) !== BASIC || buf.readUInt16BE(m + 2) !== DELIVER) return NOT_MINE;
   // consumer-tag, delivery-tag + redelivered, exchange, routing-key: must fill the frame exactly.
   let p = m + 4;
-  p += 1 + buf[p]! + 9;
+  const tagAt = p + 1 + buf[p]!;
+  p = tagAt + 9;
   if (p >= mEnd) return NOT_MINE;
   p += 1 + buf[p]!;
   if (p >= mEnd) return NOT_MINE;
@@ -85,10 +98,13 @@ export function readDelivery(buf: Buffer, off: number, channel: number, maxFrame
     contentEncoding = shortstr(buf, q + 1, l, UTF8);
   }
 
+  // A longlong; as a number it is exact up to 2^53 deliveries on one channel.
+  const tag = buf.readUInt32BE(tagAt) * 0x1_0000_0000 + buf.readUInt32BE(tagAt + 4);
+  const redelivered = (buf[tagAt + 8]! & 1) === 1;
   const b = hEnd + 1;
   // A zero-length body has no body frame.
   if (bodySize === 0) {
-    sink(buf, b, b, contentType, contentEncoding);
+    sink(buf, b, b, contentType, contentEncoding, tag, redelivered);
     return b;
   }
   if (bodySize > maxFrame) return NOT_MINE;
@@ -98,7 +114,7 @@ export function readDelivery(buf: Buffer, off: number, channel: number, maxFrame
   const bEnd = bp + bodySize;
   if (n <= bEnd) return NEED_MORE;
   if (buf[bEnd] !== FRAME_END) return NOT_MINE;
-  sink(buf, bp, bEnd, contentType, contentEncoding);
+  sink(buf, bp, bEnd, contentType, contentEncoding, tag, redelivered);
   return bEnd + 1;
 }
 
