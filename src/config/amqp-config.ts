@@ -122,7 +122,7 @@ function parseExpires(v: unknown): number {
 function buildDurableEventQueue(argv: Argv): DurableEventQueue | undefined {
   const name = argv['event-queue-name'];
   if (name === undefined || name === '') return undefined;
-  if (typeof name !== 'string' || name.length > 255 || name.startsWith('amq.')) {
+  if (typeof name !== 'string' || Buffer.byteLength(name) > 255 || name.startsWith('amq.')) {
     throw new ConfigError('event-queue-name', 'must be a queue name of at most 255 bytes, not starting with "amq." (reserved by RabbitMQ)');
   }
   const ttl = argv['event-queue-ttl'];

@@ -87,7 +87,7 @@ export async function declareDurableQueue(conn: ChannelModel, q: DurableEventQue
  */
 export function consumeRefusal(err: unknown, q: DurableEventQueue): EventQueueRefused | undefined {
   if (replyCode(err) !== 403 && !/ACCESS_REFUSED[^\n]*exclusive/i.test(String((err as Error | undefined)?.message))) return undefined;
-  return inUse(q, 'another consumer holds it');
+  return inUse(q, q.shared ? 'another exporter consumes it exclusively (started without --event-queue-shared)' : 'another consumer holds it');
 }
 
 function inUse(q: DurableEventQueue, detail: string): EventQueueRefused {
