@@ -63,13 +63,16 @@ export class StatePersister {
     this.lastSuccess = gauge('celery_exporter_state_last_save_timestamp_seconds', 'Unix time of the last successful save of --state-file.');
   }
 
-  /** Restores the saved state into the (still empty) core; never throws. */
-  load(): void {
+  /**
+   * Restores the saved state into the (still empty) core; never throws. Returns the Unix time (ms)
+   * the restored state was saved at, undefined when nothing was restored.
+   */
+  load(): number | undefined {
     const path = this.opts.path;
     const r = readStateFile(path, this.opts.fingerprint);
     if (r.kind === 'missing') {
       this.log.info({ stateFile: path }, 'no state file yet: first start, counters begin at 0');
-      return;
+      return undefined;
     }
     let reason: string;
     let incompatible = false;
@@ -82,7 +85,7 @@ export class StatePersister {
           { stateFile: path, ...restored, savedAt: new Date(r.header.savedAt).toISOString(), ageSeconds: Math.round((nowMs - r.header.savedAt) / 1000), cleanShutdown: r.header.clean },
           'state restored: counters continue from the saved values',
         );
-        return;
+        return r.header.savedAt;
       } catch (err) {
         if (!(err instanceof SnapshotError)) throw err;
         reason = `has an invalid ${err.message}`;
@@ -96,6 +99,7 @@ export class StatePersister {
       { stateFile: path, movedTo: movedTo ?? 'could not be moved', reason },
       `state file ${reason}; ignored, starting clean${incompatible ? ' (the saved state would not mean the same under this configuration)' : ''}`,
     );
+    return undefined;
   }
 
   start(): void {

@@ -9,6 +9,7 @@ import type { Mailbox } from '../remote/mailbox.js';
 import { LabelPolicy } from '../state/labels.js';
 import { StatePersister } from './persister.js';
 import { Reconciler } from './reconcile.js';
+import { watchRestartLoss } from './restart-loss.js';
 import { fingerprint } from './snapshot.js';
 
 /** The daemon's view of continuity: the state file and the rebuild from the workers, each optional. */
@@ -36,6 +37,7 @@ export interface Continuity {
 export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuity {
   const st = cfg.state;
   let persister: StatePersister | undefined;
+  let disarmLossWatch: (() => void) | undefined;
   if (st?.file !== undefined) {
     const m = cfg.metrics;
     const settings = {
@@ -52,7 +54,10 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
       saveIntervalMs: st.saveInterval * 1000,
       scrapeMinIntervalMs: st.scrapeSaveMinInterval * 1000,
     });
-    persister.load();
+    const savedAt = persister.load();
+    // A named RabbitMQ event queue kept the events for us: nothing to suspect.
+    const kept = cfg.broker.url.transport === 'amqp' && cfg.amqp.durableEventQueue !== undefined;
+    if (savedAt !== undefined && !kept) disarmLossWatch = watchRestartLoss(core, log, savedAt);
   }
 
   let mailbox: Mailbox | undefined;
@@ -93,6 +98,7 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
       everReady ||= ready;
     },
     onEventsLost() {
+      disarmLossWatch?.();
       reconciler?.trigger('events lost');
     },
     afterScrape: () => persister?.afterScrape() ?? Promise.resolve(),

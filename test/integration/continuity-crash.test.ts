@@ -18,7 +18,7 @@ import { createVhost, listQueues, type TestVhost } from '../helpers/rabbitmq.js'
  * no counter reset: increase() over the whole run is at most the true count.
  */
 const QUEUE = 'crash-q';
-const TASKS = 400;
+const TASKS = Number(process.env['D_TASKS'] ?? 1000);
 const NAME = { name: 'tests.add' };
 
 interface Series {
@@ -57,7 +57,7 @@ describe('continuity: SIGKILL mid-flood (RabbitMQ, named queue, state file, real
     const added = async () => sum(parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 'celery_task_succeeded_total', NAME);
 
     const first = await startOn();
-    worker = await startWorker({ brokerUrl: vhost.url, queues: [QUEUE], name: `crash-${Date.now()}@test`, concurrency: 4 });
+    worker = await startWorker({ brokerUrl: vhost.url, queues: [QUEUE], name: `crash-${Date.now()}@test`, concurrency: Number(process.env['D_CONC'] ?? 2) });
     // One task first, so the series exists (at 0, then 1) before Prometheus's first scrape.
     await sendWorkload(vhost.url, ['add', QUEUE, '1']);
     await waitFor(added, (n) => n === 1, { what: 'the first task counted' });
@@ -67,11 +67,13 @@ describe('continuity: SIGKILL mid-flood (RabbitMQ, named queue, state file, real
       what: 'Prometheus scraping',
     });
 
-    await sendWorkload(vhost.url, ['add', QUEUE, String(TASKS)]);
+    // Not awaited: the kill comes while the tasks are sent and run.
+    const sending = sendWorkload(vhost.url, ['add', QUEUE, String(TASKS)]);
+    if (process.env['D_AWAIT']) await sending;
     const atKill = await waitFor(added, (n) => n >= 1 + TASKS / 4, { what: 'a quarter of the flood counted', intervalMs: 50 });
-    const beforeKill = process.env['DEBUG_D'] ? await listQueues(vhost.name, ['name', 'messages_ready', 'messages_unacknowledged']) : [];
     await first.kill();
-    if (process.env['DEBUG_D']) console.log('before kill', atKill, JSON.stringify(beforeKill));
+    await sending;
+    if (process.env['DEBUG_D']) console.log('killed at', atKill, JSON.stringify(await listQueues(vhost.name, ['name', 'messages_ready', 'messages_unacknowledged'])));
     const killedAt = Date.now();
     await new Promise((r) => setTimeout(r, 2000));
     const second = await startOn();
@@ -80,8 +82,9 @@ describe('continuity: SIGKILL mid-flood (RabbitMQ, named queue, state file, real
     const final = await waitFor(added, (n) => n >= total, { what: `${total} tasks counted`, timeoutMs: 60_000 });
     // Let redeliveries, if any were wrongly counted, show up, and Prometheus scrape the end.
     await new Promise((r) => setTimeout(r, 4000));
-    if (process.env['DEBUG_D']) console.log('final', await added(), first.output().slice(-3000), '\n=====\n', second.output().slice(0, 5000));
-    expect(await added()).toBe(total);
+    const now = await added();
+    if (now !== total) console.log(`counted ${now} of ${total}; first exporter:\n${first.output().slice(-4000)}\nsecond:\n${second.output().slice(0, 6000)}`);
+    expect(now).toBe(total);
     expect(final).toBe(total);
     const succeededLines = worker.output().match(/Task tests\.add\[[^\]]+\] succeeded/g)?.length ?? 0;
     expect(succeededLines).toBe(total);
