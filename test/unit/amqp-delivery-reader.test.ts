@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Channel, ChannelModel } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { installDeliveryReader, NEED_MORE, NOT_MINE, readDelivery } from '../../src/broker/amqp/delivery-reader.js';
+import { ackFrame, installDeliveryReader, NEED_MORE, NOT_MINE, readDelivery } from '../../src/broker/amqp/delivery-reader.js';
 
 /**
  * The event consumer's front on amqplib's frame reader (delivery-reader.ts), checked against
@@ -15,6 +15,7 @@ const RUNS = Math.max(200, Math.floor(Number(process.env['FUZZ_RUNS'] ?? 30_000)
 const lib = join(import.meta.dirname, '..', '..', 'node_modules', 'amqplib', 'lib');
 const req = createRequire(import.meta.url);
 interface Defs {
+  BasicAck: number;
   BasicDeliver: number;
   BasicCancel: number;
   BasicProperties: number;
@@ -76,6 +77,17 @@ const expected = (d: Delivery): Seen => ({
   contentEncoding: d.props['contentEncoding'] as string | undefined,
   deliveryTag: d.deliveryTag,
   redelivered: d.redelivered,
+});
+
+describe('ackFrame', () => {
+  it('is the basic.ack (multiple) amqplib would encode, for any channel and tag', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 65_535 }), fc.oneof(fc.nat(), fc.integer({ min: 2 ** 32, max: Number.MAX_SAFE_INTEGER })), (ch, tag) => {
+        expect(ackFrame(ch, tag).toString('hex')).toBe(defs.encodeMethod(defs.BasicAck, ch, { deliveryTag: tag, multiple: true }).toString('hex'));
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });
 
 describe('readDelivery', () => {

@@ -175,3 +175,35 @@ export function installDeliveryReader(model: ChannelModel, channel: Channel, sin
     if (source.recvFrame !== original) source.recvFrame = original;
   };
 }
+
+/** basic.ack (class 60, method 80) with `multiple` set: frame header, 13 bytes of arguments, frame end. */
+export function ackFrame(channel: number, deliveryTag: number): Buffer {
+  const f = Buffer.allocUnsafe(7 + 13 + 1);
+  f[0] = METHOD;
+  f.writeUInt16BE(channel, 1);
+  f.writeUInt32BE(13, 3);
+  f.writeUInt16BE(BASIC, 7);
+  f.writeUInt16BE(80, 9);
+  f.writeUInt32BE(Math.floor(deliveryTag / 0x1_0000_0000), 11);
+  f.writeUInt32BE(deliveryTag >>> 0, 15);
+  f[19] = 1;
+  f[20] = FRAME_END;
+  return f;
+}
+
+/**
+ * "Acknowledge everything up to this tag", written straight to the connection's socket. amqplib's
+ * ch.ack() queues the frame for its multiplexer, which writes it on a later turn of the event loop
+ * (setImmediate): a process killed in between has saved events whose ack never left, and RabbitMQ
+ * redelivers them; they are then counted twice (seen: 340 tasks of a 401-task flood, killed right
+ * after a scrape's save). Written here, the ack is in the kernel before the save's caller goes on.
+ * Undefined when amqplib's internals are not as expected (then ch.ack() is the fallback).
+ */
+export function directAcker(model: ChannelModel, channel: Channel): ((deliveryTag: number) => void) | undefined {
+  const conn = (model as unknown as { connection?: { stream?: { write?: unknown } } }).connection;
+  const ch = (channel as unknown as { ch?: unknown }).ch;
+  const stream = conn?.stream;
+  if (typeof ch !== 'number' || stream === undefined || typeof stream.write !== 'function') return undefined;
+  const socket = stream as { write(b: Buffer): boolean };
+  return (tag) => void socket.write(ackFrame(ch, tag));
+}

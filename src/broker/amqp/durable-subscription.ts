@@ -3,7 +3,7 @@ import type { DurableEventQueue } from '../../config/amqp-config.js';
 import type { Logger } from '../../log.js';
 import type { EventSink, StateSaves } from '../transport.js';
 import { AckWindow } from './acks.js';
-import type { DeliverySink } from './delivery-reader.js';
+import { directAcker, type DeliverySink } from './delivery-reader.js';
 import { consumeRefusal, declareDurableQueue } from './event-queue.js';
 
 /**
@@ -45,7 +45,7 @@ export class DurableSubscription {
     const q = this.queue;
     const { waiting } = await declareDurableQueue(conn, q);
     await ch.prefetch(DURABLE_PREFETCH);
-    this.acks.attach((tag) => ch.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, true));
+    this.acks.attach(directAcker(conn, ch) ?? ((tag) => ch.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, true)));
     const sink: DeliverySink = (buf, start, end, type, encoding, tag, redelivered) => {
       if (this.acks.delivered(tag, redelivered)) pipeline.onAmqpBody(buf, start, end, type, encoding);
       this.afterDelivery();
