@@ -3,13 +3,13 @@ import type { StateSaves } from '../broker/transport.js';
 import type { Config } from '../config/config.js';
 import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
-import { Counter } from '../metrics/counter.js';
+import { Counter, type CounterChild } from '../metrics/counter.js';
 import { RemoteControl } from '../remote/client.js';
 import type { Mailbox } from '../remote/mailbox.js';
 import { LabelPolicy } from '../state/labels.js';
 import { StatePersister } from './persister.js';
 import { Reconciler } from './reconcile.js';
-import { watchRestartLoss } from './restart-loss.js';
+import { RestartLossWatch } from './restart-loss.js';
 import { fingerprint } from './snapshot.js';
 
 /** The daemon's view of continuity: the state file and the rebuild from the workers, each optional. */
@@ -37,7 +37,7 @@ export interface Continuity {
 export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuity {
   const st = cfg.state;
   let persister: StatePersister | undefined;
-  let disarmLossWatch: (() => void) | undefined;
+  let lossWatch: RestartLossWatch | undefined;
   if (st?.file !== undefined) {
     const m = cfg.metrics;
     const settings = {
@@ -57,7 +57,7 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
     const savedAt = persister.load();
     // A named RabbitMQ event queue kept the events for us: nothing to suspect.
     const kept = cfg.broker.url.transport === 'amqp' && cfg.amqp.durableEventQueue !== undefined;
-    if (savedAt !== undefined && !kept) disarmLossWatch = watchRestartLoss(core, log, savedAt);
+    if (savedAt !== undefined && !kept) lossWatch = new RestartLossWatch(core, log, savedAt);
   }
 
   let mailbox: Mailbox | undefined;
@@ -78,7 +78,7 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
         rc,
         tracker: core.tracker,
         labels: new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength, taskNames: core.taskNames }),
-        counted: { added: counted.labels('added'), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
+        counted: { added: observed(counted.labels('added'), (n) => lossWatch?.rebuilt(n)), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
         log,
       },
       { replyTimeoutMs: cfg.remoteControl.replyTimeout * 1000, graceMs: (st?.reconcileGrace ?? 30) * 1000, ttlSeconds: cfg.metrics.trackedTaskTtl },
@@ -93,12 +93,13 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
     stateSaves: p === undefined ? undefined : { onSaved: (cb) => p.onSaved(cb), requestSave: () => p.requestSave(), saveNow: () => p.save('acks') },
     onEventQueueRefused: eventQueueRefusals(cfg, core),
     onReady(ready) {
+      if (!ready && everReady) lossWatch?.disarm();
       if (ready && !readyNow) reconciler?.trigger(everReady ? 'reconnect' : 'start');
       readyNow = ready;
       everReady ||= ready;
     },
     onEventsLost() {
-      disarmLossWatch?.();
+      lossWatch?.disarm();
       reconciler?.trigger('events lost');
     },
     afterScrape: () => persister?.afterScrape() ?? Promise.resolve(),
@@ -110,6 +111,16 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
       persister?.stop();
     },
   };
+}
+
+/** The reconciler's counter, also telling `seen` how much each round added. */
+function observed(child: CounterChild, seen: (n: number) => void): CounterChild {
+  const inc = child.inc.bind(child);
+  child.inc = (by = 1) => {
+    inc(by);
+    seen(by);
+  };
+  return child;
 }
 
 /** celery_exporter_event_queue_refusals_total, only with --event-queue-name. */

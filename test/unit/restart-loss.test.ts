@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { RESTART_LOSS_WINDOW_MS, watchRestartLoss } from '../../src/continuity/restart-loss.js';
+import { RESTART_LOSS_WINDOW_MS, RestartLossWatch } from '../../src/continuity/restart-loss.js';
 import { sum } from '../helpers/metrics.js';
 import { makeCore } from './core.js';
 
@@ -22,8 +22,8 @@ const dropped = (t: ReturnType<typeof makeCore>) => sum(t.samples(), 'celery_exp
 describe('events lost across a restart (dropped_suspected)', () => {
   const armed = () => {
     const t = makeCore();
-    watchRestartLoss(t.core, pino({ level: 'silent' }), t.clock.now - 60_000, () => t.clock.now);
-    return t;
+    const watch = new RestartLossWatch(t.core, pino({ level: 'silent' }), t.clock.now - 60_000, () => t.clock.now);
+    return Object.assign(t, { watch });
   };
 
   it('counts one incident for the first unknown task that finishes, and nothing for later ones', () => {
@@ -46,6 +46,17 @@ describe('events lost across a restart (dropped_suspected)', () => {
     expect(sum(t.samples(), 'celery_task_succeeded_total')).toBe(1);
   });
 
+  it('counts one incident when the start rebuild found tasks the file did not hold, and not again for an unknown finish', () => {
+    const t = armed();
+    t.watch.rebuilt(0);
+    expect(dropped(t)).toBe(0);
+    t.watch.rebuilt(2);
+    expect(dropped(t)).toBe(1);
+    t.feed(ev('task-succeeded', 'never-seen', T0, { runtime: 1 }));
+    t.watch.rebuilt(1);
+    expect(dropped(t)).toBe(1);
+  });
+
   it('counts nothing once the window after the start has passed', () => {
     const t = armed();
     t.advance(RESTART_LOSS_WINDOW_MS + 1000);
@@ -55,8 +66,7 @@ describe('events lost across a restart (dropped_suspected)', () => {
 
   it('counts nothing once disarmed (the transport reported a loss itself) or when not armed (no state restored)', () => {
     const t = makeCore();
-    const disarm = watchRestartLoss(t.core, pino({ level: 'silent' }), t.clock.now, () => t.clock.now);
-    disarm();
+    new RestartLossWatch(t.core, pino({ level: 'silent' }), t.clock.now, () => t.clock.now).disarm();
     t.feed(ev('task-succeeded', 'x', T0, { runtime: 1 }));
     const fresh = makeCore();
     fresh.feed(ev('task-succeeded', 'y', T0, { runtime: 1 }));
