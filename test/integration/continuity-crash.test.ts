@@ -8,17 +8,19 @@ import { parseMetrics, sum, waitFor } from '../helpers/metrics.js';
 import { freePort } from '../helpers/ports.js';
 import { spawnTracked, type Spawned } from '../helpers/processes.js';
 import { startPrometheus, type Prometheus } from '../helpers/prometheus.js';
-import { createVhost, listQueues, type TestVhost } from '../helpers/rabbitmq.js';
+import { createVhost, type TestVhost } from '../helpers/rabbitmq.js';
 
 /**
  * Issue 16, test (d): the exporter is SIGKILLed in the middle of a flood of events and started
  * again on the same port, while a real Prometheus scrapes it every second. With --event-queue-name
  * and --state-file nothing is lost (the unsaved events were not acknowledged: RabbitMQ redelivers
  * them) and nothing is counted twice (what the file holds was acknowledged), and Prometheus sees
- * no counter reset: increase() over the whole run is at most the true count.
+ * no counter reset: increase() over the whole run is at most the true count. The kill follows a
+ * scrape at once, as in the run that found acks waiting in amqplib's multiplexer after the save
+ * (741 of 401 counted; see delivery-reader.ts, directAcker).
  */
 const QUEUE = 'crash-q';
-const TASKS = Number(process.env['D_TASKS'] ?? 1000);
+const TASKS = 1000;
 const NAME = { name: 'tests.add' };
 
 interface Series {
@@ -57,7 +59,7 @@ describe('continuity: SIGKILL mid-flood (RabbitMQ, named queue, state file, real
     const added = async () => sum(parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 'celery_task_succeeded_total', NAME);
 
     const first = await startOn();
-    worker = await startWorker({ brokerUrl: vhost.url, queues: [QUEUE], name: `crash-${Date.now()}@test`, concurrency: Number(process.env['D_CONC'] ?? 2) });
+    worker = await startWorker({ brokerUrl: vhost.url, queues: [QUEUE], name: `crash-${Date.now()}@test`, concurrency: 2 });
     // One task first, so the series exists (at 0, then 1) before Prometheus's first scrape.
     await sendWorkload(vhost.url, ['add', QUEUE, '1']);
     await waitFor(added, (n) => n === 1, { what: 'the first task counted' });
@@ -69,11 +71,9 @@ describe('continuity: SIGKILL mid-flood (RabbitMQ, named queue, state file, real
 
     // Not awaited: the kill comes while the tasks are sent and run.
     const sending = sendWorkload(vhost.url, ['add', QUEUE, String(TASKS)]);
-    if (process.env['D_AWAIT']) await sending;
     const atKill = await waitFor(added, (n) => n >= 1 + TASKS / 4, { what: 'a quarter of the flood counted', intervalMs: 50 });
     await first.kill();
     await sending;
-    if (process.env['DEBUG_D']) console.log('killed at', atKill, JSON.stringify(await listQueues(vhost.name, ['name', 'messages_ready', 'messages_unacknowledged'])));
     const killedAt = Date.now();
     await new Promise((r) => setTimeout(r, 2000));
     const second = await startOn();
