@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
-import { startExporter, type Exporter } from '../helpers/exporter.js';
+import { CLI, ROOT, startExporter, type Exporter } from '../helpers/exporter.js';
+import { spawnTracked } from '../helpers/processes.js';
 import { parseMetrics, sum, waitFor, type Sample } from '../helpers/metrics.js';
 import { createVhost, listQueues, type TestVhost } from '../helpers/rabbitmq.js';
 
@@ -120,4 +121,13 @@ describe('continuity: the RabbitMQ named event queue', () => {
     const fixed = await start(['--event-queue-name', 'celeryev.exporter-old', '--event-queue-max-length', '500']);
     await waitFor(() => readyz(fixed), (code) => code === 200, { what: 'ready with the matching flag', timeoutMs: 15_000 });
   }, 60_000);
+
+  it('the events subcommand never consumes a named queue (it would take the events waiting there)', async () => {
+    const p = spawnTracked(process.execPath, [CLI, 'events', '--broker-url', vhost.url, '--event-queue-name', 'celeryev.exporter-ev'], { cwd: ROOT, env: process.env });
+    await p.waitForOutput(/listening for events/, 15_000);
+    const names = (await listQueues(vhost.name, ['name'])).map((r) => r[0]);
+    await p.stop(3000);
+    expect(names).not.toContain('celeryev.exporter-ev');
+    expect(names.some((n) => /^celeryev\.[0-9a-f-]{36}$/.test(n!))).toBe(true);
+  }, 30_000);
 });
