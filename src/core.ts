@@ -93,6 +93,8 @@ export class Core {
   readonly pipeline: EventPipeline;
   /** Called on each task-sent event that names a queue (the daemon re-polls queue depths soon). */
   onTaskSent: ((queue: string) => void) | undefined;
+  /** A task-succeeded/failed for a task never seen before (no task-sent/received, not restored, not rebuilt). */
+  onUnknownTaskFinished: (() => void) | undefined;
   private ticks = 0;
   /** A worker was first seen, or seen again after being down (remote control asks it for task events). */
   onWorkerSeen: ((node: string) => void) | undefined;
@@ -192,7 +194,10 @@ export class Core {
         this.queues.seen(queue, 'event');
         this.onTaskSent?.(queue);
       },
-      onFinished: (name, state, ts) => periodic.finished(name, state, ts),
+      onFinished: (name, state, ts) => {
+        periodic.finished(name, state, ts);
+        if (name === undefined) this.onUnknownTaskFinished?.();
+      },
       onRevoked: (name, ev) => periodic.revoked(name, ev),
       onRejected: (name, ev) => periodic.rejected(name, ev),
     });

@@ -58,6 +58,8 @@ export async function startDaemon(cfg: Config, log: Logger): Promise<Daemon> {
       core.stream.droppedSuspected.inc();
       continuity.onEventsLost();
     },
+    stateSaves: continuity.stateSaves,
+    onEventQueueRefused: (reason) => continuity.onEventQueueRefused(reason),
   };
   const transport = createTransport(cfg, hooks, log);
 
