@@ -109,6 +109,8 @@ function transportHooks(
       metrics.stream.droppedSuspected.inc();
       continuity.onEventsLost();
     },
+    stateSaves: continuity.stateSaves,
+    onEventQueueRefused: (reason) => continuity.onEventQueueRefused(reason),
   };
 }
 

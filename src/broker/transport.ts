@@ -32,4 +32,18 @@ export interface TransportHooks {
   eventLagSeconds?(): number;
   /** The broker dropped the subscription while the exporter was behind: events were lost. */
   onEventsDropped?(): void;
+  /** With --state-file: its saves, for a transport that acknowledges only what a save includes. */
+  stateSaves?: StateSaves;
+  /** RabbitMQ: the --event-queue-name queue was refused (other arguments, or another consumer). */
+  onEventQueueRefused?(reason: 'arguments' | 'in_use'): void;
+}
+
+/** The state file's saves, as a transport sees them (src/continuity/persister.ts provides them). */
+export interface StateSaves {
+  /** Runs `cb` synchronously right after each successful save: everything processed so far is on disk. */
+  onSaved(cb: () => void): void;
+  /** Asks for a save soon (at a bounded rate): unacknowledged deliveries are piling up. */
+  requestSave(): void;
+  /** Saves now; true when it reached the disk. */
+  saveNow(): boolean;
 }

@@ -14,8 +14,11 @@ export async function runEvents(cfg: Config, logLevel: string, filters: EventFil
   const log = createLogger(logLevel, 'pretty');
   const sink = new EventLog(filters, (line) => process.stdout.write(`${line}\n`), json);
   let stopping = false;
+  // Always a queue of its own: consuming an exporter's --event-queue-name queue would take (and
+  // acknowledge) the events waiting there for that exporter.
+  const own = { ...cfg, amqp: { ...cfg.amqp, durableEventQueue: undefined } };
   const transport = createTransport(
-    cfg,
+    own,
     {
       pipeline: sink,
       onReadyChange: (ready, reason) => {

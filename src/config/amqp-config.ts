@@ -13,16 +13,36 @@ export const amqpOptions = {
     describe: 'AMQP heartbeat interval in seconds proposed to RabbitMQ (the lower of both sides wins; 0 = off); a dead peer is noticed after two missed beats',
     group: 'RabbitMQ:',
   },
+  // No yargs defaults for the two below: the default depends on --event-queue-name (see buildEventQueue).
   'event-queue-ttl': {
     type: 'number',
-    default: 5,
-    describe: 'x-message-ttl (seconds) of our celeryev.<uuid> queue: events older than this expire instead of piling up (Celery: event_queue_ttl)',
+    describe:
+      'x-message-ttl (seconds) of the event queue: events older than this expire instead of piling up (Celery: event_queue_ttl). Default 5 for our celeryev.<uuid> queue, none for a --event-queue-name queue',
     group: 'RabbitMQ:',
   },
   'event-queue-expires': {
     type: 'number',
-    default: 60,
-    describe: 'x-expires (seconds) of our celeryev.<uuid> queue: the broker deletes it this long after we are gone (Celery: event_queue_expires)',
+    describe:
+      'x-expires (seconds) of the event queue: the broker deletes it this long after we are gone (Celery: event_queue_expires). Default 60 for our celeryev.<uuid> queue, 3600 for a --event-queue-name queue',
+    group: 'RabbitMQ:',
+  },
+  'event-queue-name': {
+    type: 'string',
+    describe:
+      'Consume events from this durable queue (bound to celeryev with "#") instead of an auto-delete one per process: events published while the exporter is down wait for it; with --state-file each is counted exactly once across a restart',
+    group: 'RabbitMQ:',
+  },
+  'event-queue-max-length': {
+    type: 'number',
+    default: 1_000_000,
+    describe: 'x-max-length of a --event-queue-name queue (x-overflow drop-head: the oldest events go first when it is full)',
+    group: 'RabbitMQ:',
+  },
+  'event-queue-shared': {
+    type: 'boolean',
+    default: false,
+    describe:
+      'Allow other consumers on the --event-queue-name queue (they split the events between them); without it the exporter refuses to consume while another consumer is attached',
     group: 'RabbitMQ:',
   },
   'rabbitmq-management-url': {
@@ -33,6 +53,17 @@ export const amqpOptions = {
   },
 } as const satisfies Record<string, Options>;
 
+/**
+ * The event queue's x-message-ttl and x-expires (seconds) when not given: they depend on
+ * --event-queue-name, so they cannot be yargs defaults (declared here, once; the flags' help
+ * states them). The per-process queue keeps Celery's event_queue_ttl / event_queue_expires; a
+ * named queue has no TTL by default (x-max-length bounds it) and lives an hour without us.
+ */
+export const EVENT_QUEUE_DEFAULTS = {
+  perProcess: { ttl: 5, expires: 60 },
+  named: { ttl: undefined, expires: 3600 },
+} as const;
+
 export interface ManagementConfig {
   /** Base URL without credentials, ending in "/". */
   baseUrl: string;
@@ -42,10 +73,24 @@ export interface ManagementConfig {
   masked: string;
 }
 
+/** A named, durable event queue (--event-queue-name); durations in seconds. */
+export interface DurableEventQueue {
+  name: string;
+  /** x-message-ttl; undefined: none (x-max-length bounds the queue). */
+  ttl: number | undefined;
+  expires: number;
+  maxLength: number;
+  /** Other consumers allowed on the queue. */
+  shared: boolean;
+}
+
 export interface AmqpConfig {
   heartbeat: number;
+  /** x-message-ttl and x-expires of the per-process celeryev.<uuid> queue (no --event-queue-name). */
   eventQueueTtl: number;
   eventQueueExpires: number;
+  /** Set with --event-queue-name. */
+  durableEventQueue: DurableEventQueue | undefined;
   management: ManagementConfig | undefined;
 }
 
@@ -58,16 +103,45 @@ export function buildAmqpConfig(argv: ArgvOf<typeof amqpOptions>, broker: Broker
     }
     management = parseManagementUrl(rawMgmt, broker);
   }
-  const ttl = parseSeconds('event-queue-ttl', argv['event-queue-ttl'], { allowZero: false });
-  const expires = parseSeconds('event-queue-expires', argv['event-queue-expires'], { allowZero: false });
-  // RabbitMQ rejects x-expires below 1 ms and an x-expires shorter than a reconnect would drop the queue under us.
-  if (expires < 1) throw new ConfigError('event-queue-expires', `must be at least 1 second, got ${expires}`);
+  const durable = buildDurableEventQueue(argv);
   return {
     // AMQP carries the heartbeat as whole seconds in a short.
     heartbeat: parseInteger('amqp-heartbeat', argv['amqp-heartbeat'], 0, 65_535),
-    eventQueueTtl: ttl,
-    eventQueueExpires: expires,
+    eventQueueTtl: parseTtl(argv['event-queue-ttl'] ?? EVENT_QUEUE_DEFAULTS.perProcess.ttl),
+    eventQueueExpires: parseExpires(argv['event-queue-expires'] ?? EVENT_QUEUE_DEFAULTS.perProcess.expires),
+    durableEventQueue: durable,
     management,
+  };
+}
+
+const parseTtl = (v: unknown) => parseSeconds('event-queue-ttl', v, { allowZero: false });
+
+function parseExpires(v: unknown): number {
+  const expires = parseSeconds('event-queue-expires', v, { allowZero: false });
+  // RabbitMQ rejects x-expires below 1 ms and an x-expires shorter than a reconnect would drop the queue under us.
+  if (expires < 1) throw new ConfigError('event-queue-expires', `must be at least 1 second, got ${expires}`);
+  return expires;
+}
+
+/**
+ * A named queue keeps events while the exporter is away, so its defaults differ from the
+ * per-process queue's: no message TTL (an event that waited is still worth counting; x-max-length
+ * bounds the queue instead) and an hour before an abandoned queue is deleted (a rollout or a node
+ * drain takes minutes; Celery's 60 s would delete the queue, and its events, under a slow restart).
+ */
+function buildDurableEventQueue(argv: ArgvOf<typeof amqpOptions>): DurableEventQueue | undefined {
+  const name = argv['event-queue-name'];
+  if (name === undefined || name === '') return undefined;
+  if (typeof name !== 'string' || Buffer.byteLength(name) > 255 || name.startsWith('amq.')) {
+    throw new ConfigError('event-queue-name', 'must be a queue name of at most 255 bytes, not starting with "amq." (reserved by RabbitMQ)');
+  }
+  const ttl = argv['event-queue-ttl'];
+  return {
+    name,
+    ttl: ttl === undefined ? undefined : parseTtl(ttl),
+    expires: parseExpires(argv['event-queue-expires'] ?? EVENT_QUEUE_DEFAULTS.named.expires),
+    maxLength: parseInteger('event-queue-max-length', argv['event-queue-max-length'], 1),
+    shared: argv['event-queue-shared'],
   };
 }
 

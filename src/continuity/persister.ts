@@ -26,8 +26,16 @@ export interface PersisterOptions {
  * scrapes share it). If a save fails, the file is removed: the next start then begins from
  * zero rather than below what was served.
  */
+/**
+ * Least time between two saves asked for by the event queue's acknowledgements (requestSave):
+ * bounds the saves a flood of events causes to 4 a second, whatever the prefetch window.
+ */
+const ACK_SAVE_MIN_GAP_MS = 250;
+
 export class StatePersister {
   private lastSave = -Infinity;
+  private readonly savedListeners: Array<() => void> = [];
+  private ackSave: NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
   private pending: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -57,13 +65,16 @@ export class StatePersister {
     this.lastSuccess = gauge('celery_exporter_state_last_save_timestamp_seconds', 'Unix time of the last successful save of --state-file.');
   }
 
-  /** Restores the saved state into the (still empty) state and families; never throws. */
-  load(): void {
+  /**
+   * Restores the saved state into the (still empty) state and families; never throws. Returns the Unix time (ms)
+   * the restored state was saved at, undefined when nothing was restored.
+   */
+  load(): number | undefined {
     const path = this.opts.path;
     const r = readStateFile(path, this.opts.fingerprint);
     if (r.kind === 'missing') {
       this.log.info({ stateFile: path }, 'no state file yet: first start, counters begin at 0');
-      return;
+      return undefined;
     }
     let reason: string;
     let incompatible = false;
@@ -76,7 +87,7 @@ export class StatePersister {
           { stateFile: path, ...restored, savedAt: new Date(r.header.savedAt).toISOString(), ageSeconds: Math.round((nowMs - r.header.savedAt) / 1000), cleanShutdown: r.header.clean },
           'state restored: counters continue from the saved values',
         );
-        return;
+        return r.header.savedAt;
       } catch (err) {
         if (!(err instanceof SnapshotError)) throw err;
         reason = `has an invalid ${err.message}`;
@@ -90,6 +101,7 @@ export class StatePersister {
       { stateFile: path, movedTo: movedTo ?? 'could not be moved', reason },
       `state file ${reason}; ignored, starting clean${incompatible ? ' (the saved state would not mean the same under this configuration)' : ''}`,
     );
+    return undefined;
   }
 
   start(): void {
@@ -116,18 +128,34 @@ export class StatePersister {
     });
   }
 
+  /** `cb` runs synchronously after each successful save (the event queue acknowledges what it holds). */
+  onSaved(cb: () => void): void {
+    this.savedListeners.push(cb);
+  }
+
+  /** A save soon, at most every ACK_SAVE_MIN_GAP_MS: deliveries wait for it to be acknowledged. */
+  requestSave(): void {
+    if (this.stopped || this.ackSave !== undefined) return;
+    const wait = Math.max(0, this.lastSave + ACK_SAVE_MIN_GAP_MS - this.now());
+    this.ackSave = setTimeout(() => {
+      this.ackSave = undefined;
+      if (!this.stopped) this.save('acks');
+    }, wait);
+  }
+
   /** The final save, once nothing is counted or served any more. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.ackSave);
     clearTimeout(this.pending);
     this.pending = undefined;
     this.save('shutdown');
   }
 
   /** Saves now (synchronously); true on success. */
-  save(reason: 'interval' | 'scrape' | 'shutdown'): boolean {
+  save(reason: 'interval' | 'scrape' | 'acks' | 'shutdown'): boolean {
     const waiters = this.waiters;
     this.waiters = [];
     const started = performance.now();
@@ -159,6 +187,7 @@ export class StatePersister {
       this.failing = true;
     }
     this.duration.set((performance.now() - started) / 1000);
+    if (ok) for (const cb of this.savedListeners) cb();
     for (const w of waiters) w();
     return ok;
   }

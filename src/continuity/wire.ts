@@ -1,18 +1,22 @@
 import { createMailbox } from '../broker/mailbox.js';
+import type { StateSaves } from '../broker/transport.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
-import { Counter } from '../metrics/counter.js';
+import { Counter, type CounterChild } from '../metrics/counter.js';
 import type { ExporterMetrics } from '../metrics/exporter-metrics.js';
+import type { MetricRegistry } from '../metrics/registry.js';
 import { RemoteControl } from '../remote/client.js';
 import type { Mailbox } from '../remote/mailbox.js';
 import { LabelPolicy } from '../state/labels.js';
 import { StatePersister } from './persister.js';
 import { Reconciler } from './reconcile.js';
+import { RestartLossWatch, type RestartLossParts } from './restart-loss.js';
 import { fingerprint, type SnapshotParts } from './snapshot.js';
 
 /** What continuity reads and registers: the snapshot's parts, and the families it counts in. */
-export interface ContinuityParts extends SnapshotParts {
-  readonly metrics: SnapshotParts['metrics'] & Pick<ExporterMetrics, 'registry' | 'self' | 'control'>;
+export interface ContinuityParts extends SnapshotParts, RestartLossParts {
+  readonly metrics: SnapshotParts['metrics'] & RestartLossParts['metrics'] & Pick<ExporterMetrics, 'registry' | 'self' | 'control'>;
+  readonly state: SnapshotParts['state'] & RestartLossParts['state'];
 }
 
 /** The daemon's view of continuity: the state file and the rebuild from the workers, each optional. */
@@ -30,23 +34,33 @@ export interface Continuity {
   stopReconcile(): Promise<void>;
   /** The final save, once events and scrapes have stopped. */
   finalSave(): void;
+  /** With --state-file: its saves, for the RabbitMQ named event queue's acknowledgements. */
+  readonly stateSaves: StateSaves | undefined;
+  /** The named event queue was refused (counted). */
+  onEventQueueRefused(reason: 'arguments' | 'in_use'): void;
 }
 
 /** Loads the state file (before any event) and builds the reconciler. */
 export function setUpContinuity(cfg: Config, parts: ContinuityParts, log: Logger): Continuity {
-  const persister = loadedPersister(cfg, parts, log);
-  const { mailbox, reconciler } = cfg.remoteControl.inspect ? reconcilerFor(cfg, parts, log) : { mailbox: undefined, reconciler: undefined };
+  const { persister, lossWatch } = loadedPersister(cfg, parts, log);
+  const rebuilt = (n: number) => lossWatch?.rebuilt(n);
+  const { mailbox, reconciler } = cfg.remoteControl.inspect ? reconcilerFor(cfg, parts, rebuilt, log) : { mailbox: undefined, reconciler: undefined };
 
   let everReady = false;
   let readyNow = false;
+  const p = persister;
   return {
     mailbox,
+    stateSaves: p === undefined ? undefined : { onSaved: (cb) => p.onSaved(cb), requestSave: () => p.requestSave(), saveNow: () => p.save('acks') },
+    onEventQueueRefused: eventQueueRefusals(cfg, parts.metrics.registry),
     onReady(ready) {
+      if (!ready && everReady) lossWatch?.disarm();
       if (ready && !readyNow) reconciler?.trigger(everReady ? 'reconnect' : 'start');
       readyNow = ready;
       everReady ||= ready;
     },
     onEventsLost() {
+      lossWatch?.disarm();
       reconciler?.trigger('events lost');
     },
     afterScrape: () => persister?.afterScrape() ?? Promise.resolve(),
@@ -60,10 +74,13 @@ export function setUpContinuity(cfg: Config, parts: ContinuityParts, log: Logger
   };
 }
 
-/** With --state-file: the persister, the saved state already restored. */
-function loadedPersister(cfg: Config, parts: ContinuityParts, log: Logger): StatePersister | undefined {
+/**
+ * With --state-file: the persister, the saved state already restored, and the watch for events
+ * lost across the restart when one was restored.
+ */
+function loadedPersister(cfg: Config, parts: ContinuityParts, log: Logger): { persister?: StatePersister; lossWatch?: RestartLossWatch } {
   const st = cfg.state;
-  if (st.file === undefined) return undefined;
+  if (st.file === undefined) return {};
   const m = cfg.metrics;
   const settings = {
     stripHostnamePrefix: cfg.workers.stripHostnamePrefix,
@@ -79,12 +96,19 @@ function loadedPersister(cfg: Config, parts: ContinuityParts, log: Logger): Stat
     saveIntervalMs: st.saveInterval * 1000,
     scrapeMinIntervalMs: st.scrapeSaveMinInterval * 1000,
   });
-  persister.load();
-  return persister;
+  const savedAt = persister.load();
+  // A named RabbitMQ event queue kept the events for us: nothing to suspect.
+  const kept = cfg.broker.url.transport === 'amqp' && cfg.amqp.durableEventQueue !== undefined;
+  return { persister, lossWatch: savedAt !== undefined && !kept ? new RestartLossWatch(parts, log, savedAt) : undefined };
 }
 
 /** The rebuild of the in-flight tasks from inspect, and the mailbox it opens (shared with the pollers). */
-function reconcilerFor(cfg: Config, { metrics, state }: ContinuityParts, log: Logger): { mailbox: Mailbox; reconciler: Reconciler } {
+function reconcilerFor(
+  cfg: Config,
+  { metrics, state }: ContinuityParts,
+  rebuilt: (tasks: number) => void,
+  log: Logger,
+): { mailbox: Mailbox; reconciler: Reconciler } {
   const reconnects = metrics.self.reconnects.labels('control');
   const mailbox = createMailbox(cfg.broker, log, { onReconnect: () => reconnects.inc() });
   const rc = new RemoteControl(mailbox, { onInvalidReply: (reason) => metrics.control.invalidReplies.labels(reason).inc() });
@@ -100,10 +124,34 @@ function reconcilerFor(cfg: Config, { metrics, state }: ContinuityParts, log: Lo
       rc,
       tracker: state.tracker,
       labels: new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength, taskNames: state.taskNames }),
-      counted: { added: counted.labels('added'), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
+      counted: { added: observed(counted.labels('added'), rebuilt), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
       log,
     },
     { replyTimeoutMs: cfg.remoteControl.replyTimeout * 1000, graceMs: cfg.state.reconcileGrace * 1000, ttlSeconds: cfg.metrics.trackedTaskTtl },
   );
   return { mailbox, reconciler };
+}
+
+/** The reconciler's counter, also telling `seen` how much each round added. */
+function observed(child: CounterChild, seen: (n: number) => void): CounterChild {
+  const inc = child.inc.bind(child);
+  child.inc = (by = 1) => {
+    inc(by);
+    seen(by);
+  };
+  return child;
+}
+
+/** celery_exporter_event_queue_refusals_total, only with --event-queue-name. */
+function eventQueueRefusals(cfg: Config, registry: MetricRegistry): (reason: 'arguments' | 'in_use') => void {
+  if (cfg.amqp.durableEventQueue === undefined || cfg.broker.url.transport !== 'amqp') return () => undefined;
+  const family = registry.register(
+    new Counter({
+      name: 'celery_exporter_event_queue_refusals_total',
+      help: 'Attempts to consume the --event-queue-name queue that were refused: arguments (it exists with other x-arguments), in_use (another consumer is attached).',
+      labelNames: ['reason'],
+    }),
+  );
+  const by = { arguments: family.labels('arguments'), in_use: family.labels('in_use') };
+  return (reason) => by[reason].inc();
 }

@@ -66,6 +66,7 @@ export class EventState {
   private sweepUnfinished = false;
   private taskSentListener: ((queue: string) => void) | undefined;
   private workerSeenListener: ((node: string) => void) | undefined;
+  private unknownFinishedListener: (() => void) | undefined;
 
   constructor(
     private readonly cfg: EventStateConfig,
@@ -112,7 +113,10 @@ export class EventState {
         this.queues.seen(queue, 'event');
         this.taskSentListener?.(queue);
       },
-      onFinished: (name, state, ts) => periodic.finished(name, state, ts),
+      onFinished: (name, state, ts) => {
+        periodic.finished(name, state, ts);
+        if (name === undefined) this.unknownFinishedListener?.();
+      },
       onRevoked: (name, ev) => periodic.revoked(name, ev),
       onRejected: (name, ev) => periodic.rejected(name, ev),
     });
@@ -141,6 +145,11 @@ export class EventState {
   /** Calls `listener` when a worker is first seen, or seen again after being down (remote control asks it for task events). One listener. */
   onWorkerSeen(listener: (node: string) => void): void {
     this.workerSeenListener = listener;
+  }
+
+  /** Calls `listener` on a task-succeeded/failed for a task never seen before (no task-sent/received, not restored, not rebuilt); undefined stops. */
+  onUnknownTaskFinished(listener: (() => void) | undefined): void {
+    this.unknownFinishedListener = listener;
   }
 
   /** Removes every series carrying this hostname (worker or producer) now; returns how many. */

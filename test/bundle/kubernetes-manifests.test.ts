@@ -22,12 +22,8 @@ const podSpec = (d: Manifest) => d['spec']['template']['spec'] as Manifest;
 const allContainers = (d: Manifest): Manifest[] => [...(podSpec(d)['initContainers'] ?? []), ...podSpec(d)['containers']];
 const isExporter = (c: Manifest) => String(c['image']).includes('celery-prometheus-exporter');
 const exporterContainers = [...byKind('Deployment'), ...byKind('StatefulSet')].flatMap((m) => allContainers(m.doc).filter(isExporter).map((c) => ({ file: m.file, c, pod: podSpec(m.doc) })));
-/**
- * Environment twins of the flags (CELERY_EXPORTER_<FLAG>): the option table's, and
- * --event-queue-name's, added by the continuity work on RabbitMQ event queues (issue 16 item 3;
- * drop it here once that flag is in the table).
- */
-const KNOWN_ENV = [...Object.keys(daemonOptions), 'event-queue-name'].map((f) => `${ENV_PREFIX}_${f.toUpperCase().replace(/-/g, '_')}`);
+/** Environment twins of the flags (CELERY_EXPORTER_<FLAG>), from the option table. */
+const KNOWN_ENV = Object.keys(daemonOptions).map((f) => `${ENV_PREFIX}_${f.toUpperCase().replace(/-/g, '_')}`);
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 

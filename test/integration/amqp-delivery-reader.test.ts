@@ -19,11 +19,11 @@ const front = vi.hoisted(() => ({ inside: false, seen: [] as Array<{ type: strin
 vi.mock('../../src/broker/amqp/delivery-reader.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/broker/amqp/delivery-reader.js')>();
   const install: typeof real.installDeliveryReader = (model, channel, sink) =>
-    real.installDeliveryReader(model, channel, (buf, start, end, type, encoding) => {
+    real.installDeliveryReader(model, channel, (buf, start, end, type, encoding, tag, redelivered) => {
       front.seen.push({ type, encoding });
       front.inside = true;
       try {
-        sink(buf, start, end, type, encoding);
+        sink(buf, start, end, type, encoding, tag, redelivered);
       } finally {
         front.inside = false;
       }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Channel, ChannelModel } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { installDeliveryReader, NEED_MORE, NOT_MINE, readDelivery } from '../../src/broker/amqp/delivery-reader.js';
+import { ackFrame, installDeliveryReader, NEED_MORE, NOT_MINE, readDelivery } from '../../src/broker/amqp/delivery-reader.js';
 
 /**
  * The event consumer's front on amqplib's frame reader (delivery-reader.ts), checked against
@@ -15,6 +15,7 @@ const RUNS = Math.max(200, Math.floor(Number(process.env['FUZZ_RUNS'] ?? 30_000)
 const lib = join(import.meta.dirname, '..', '..', 'node_modules', 'amqplib', 'lib');
 const req = createRequire(import.meta.url);
 interface Defs {
+  BasicAck: number;
   BasicDeliver: number;
   BasicCancel: number;
   BasicProperties: number;
@@ -50,7 +51,8 @@ function encode(d: Delivery, ch = CH, frameBody = MAX - 8): Buffer {
 const short = fc.string({ maxLength: 40 });
 const delivery: fc.Arbitrary<Delivery> = fc.record({
   consumerTag: short,
-  deliveryTag: fc.nat(),
+  // Beyond 2^32 too: a long-lived channel's tags pass it (the tag is a longlong).
+  deliveryTag: fc.oneof(fc.nat(), fc.integer({ min: 2 ** 32, max: Number.MAX_SAFE_INTEGER })),
   redelivered: fc.boolean(),
   exchange: short,
   routingKey: fc.oneof(fc.constantFrom('task.multi', 'task.sent', 'worker.heartbeat'), short),
@@ -68,11 +70,24 @@ const delivery: fc.Arbitrary<Delivery> = fc.record({
   body: fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.string({ maxLength: 300 }).map((s) => new TextEncoder().encode(JSON.stringify([{ type: s }])))).map((a) => Buffer.from(a)),
 });
 
-type Seen = { body: string; contentType: string | undefined; contentEncoding: string | undefined };
+type Seen = { body: string; contentType: string | undefined; contentEncoding: string | undefined; deliveryTag: number; redelivered: boolean };
 const expected = (d: Delivery): Seen => ({
   body: d.body.toString('hex'),
   contentType: d.props['contentType'] as string | undefined,
   contentEncoding: d.props['contentEncoding'] as string | undefined,
+  deliveryTag: d.deliveryTag,
+  redelivered: d.redelivered,
+});
+
+describe('ackFrame', () => {
+  it('is the basic.ack (multiple) amqplib would encode, for any channel and tag', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 65_535 }), fc.oneof(fc.nat(), fc.integer({ min: 2 ** 32, max: Number.MAX_SAFE_INTEGER })), (ch, tag) => {
+        expect(ackFrame(ch, tag).toString('hex')).toBe(defs.encodeMethod(defs.BasicAck, ch, { deliveryTag: tag, multiple: true }).toString('hex'));
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });
 
 describe('readDelivery', () => {
@@ -81,7 +96,9 @@ describe('readDelivery', () => {
       fc.property(delivery, fc.nat(), (d, cutAt) => {
         const buf = encode(d);
         const seen: Seen[] = [];
-        const end = readDelivery(buf, 0, CH, MAX, (b, s, e, ct, ce) => seen.push({ body: b.toString('hex', s, e), contentType: ct, contentEncoding: ce }));
+        const end = readDelivery(buf, 0, CH, MAX, (b, s, e, ct, ce, tag, re) =>
+          seen.push({ body: b.toString('hex', s, e), contentType: ct, contentEncoding: ce, deliveryTag: tag, redelivered: re }),
+        );
         expect(end).toBe(buf.length);
         expect(seen).toEqual([expected(d)]);
         // Any prefix is not enough yet, and hands nothing over.
@@ -154,24 +171,34 @@ describe('installDeliveryReader', () => {
         for (let o = 0, i = 0; o < wire.length; i++) chunks.push(wire.subarray(o, (o += cuts[i % cuts.length]!)));
         const conn = fakeConnection(chunks);
         const got: Seen[] = [];
-        const off = installDeliveryReader({ connection: conn } as unknown as ChannelModel, { ch: CH } as unknown as Channel, (b, s, e, ct, ce) =>
-          got.push({ body: b.toString('hex', s, e), contentType: ct, contentEncoding: ce }),
+        const off = installDeliveryReader({ connection: conn } as unknown as ChannelModel, { ch: CH } as unknown as Channel, (b, s, e, ct, ce, tag, re) =>
+          got.push({ body: b.toString('hex', s, e), contentType: ct, contentEncoding: ce, deliveryTag: tag, redelivered: re }),
         );
         expect(off).toBeTypeOf('function');
         // What amqplib's channel would assemble from the frames left to it.
-        let slow: { props: Record<string, unknown>; parts: Buffer[]; size: number } | undefined;
+        let slow: { props: Record<string, unknown>; parts: Buffer[]; size: number; tag: number; redelivered: boolean } | undefined;
         const slowSeen: Array<Seen & { channel: number }> = [];
         let heartbeats = 0;
         for (let f = conn.recvFrame() as Record<string, unknown> | false; f !== false; f = conn.recvFrame() as Record<string, unknown> | false) {
           if (f['channel'] === 0) heartbeats++;
-          else if (f['id'] === defs.BasicDeliver) slow = { props: {}, parts: [], size: -1 };
+          else if (f['id'] === defs.BasicDeliver) {
+            const m = f['fields'] as { deliveryTag: number; redelivered: boolean };
+            slow = { props: {}, parts: [], size: -1, tag: m.deliveryTag, redelivered: m.redelivered };
+          }
           else if (f['id'] === defs.BasicProperties) {
             slow!.props = f['fields'] as Record<string, unknown>;
             slow!.size = f['size'] as number;
           } else if (f['content'] !== undefined) slow!.parts.push(f['content'] as Buffer);
           if (slow !== undefined && slow.size >= 0 && slow.parts.reduce((n, p) => n + p.length, 0) === slow.size) {
             const body = Buffer.concat(slow.parts).toString('hex');
-            slowSeen.push({ channel: f['channel'] as number, body, contentType: slow.props['contentType'] as string | undefined, contentEncoding: slow.props['contentEncoding'] as string | undefined });
+            slowSeen.push({
+              channel: f['channel'] as number,
+              body,
+              contentType: slow.props['contentType'] as string | undefined,
+              contentEncoding: slow.props['contentEncoding'] as string | undefined,
+              deliveryTag: slow.tag,
+              redelivered: slow.redelivered,
+            });
             if (f['channel'] === CH) got.push(slowSeen.at(-1)!);
             slow = undefined;
           }

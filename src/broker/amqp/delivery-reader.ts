@@ -11,12 +11,24 @@ import type { Channel, ChannelModel } from 'amqplib';
  *
  * So the event connection's frame reader gets a front: a basic.deliver on the event channel whose
  * header and single body frame are already in the buffer is handed over as a view of the buffer
- * and skipped; anything else (other channels, other methods, heartbeats, bodies split over several
+ * (with its delivery tag, for a consumer that acknowledges) and skipped; anything else (other channels, other methods, heartbeats, bodies split over several
  * frames, anything that does not check out) goes to amqplib untouched, which keeps connection,
  * channels, heartbeats, errors and the consumer's cancellation.
  */
 
-export type DeliverySink = (buf: Buffer, start: number, end: number, contentType: string | undefined, contentEncoding: string | undefined) => void;
+/**
+ * Receives one delivery's body as a view of the buffer. The delivery tag and the redelivered bit
+ * are for consumers that acknowledge (a named event queue, acks.ts); a no-ack consumer ignores them.
+ */
+export type DeliverySink = (
+  buf: Buffer,
+  start: number,
+  end: number,
+  contentType: string | undefined,
+  contentEncoding: string | undefined,
+  deliveryTag: number,
+  redelivered: boolean,
+) => void;
 
 /** The frames at the offset may be a delivery, not complete yet: read more. */
 export const NEED_MORE = -1;
@@ -51,7 +63,8 @@ export function readDelivery(buf: Buffer, off: number, channel: number, maxFrame
   if (buf[mEnd] !== FRAME_END || buf.readUInt16BE(m) !== BASIC || buf.readUInt16BE(m + 2) !== DELIVER) return NOT_MINE;
   // consumer-tag, delivery-tag + redelivered, exchange, routing-key: must fill the frame exactly.
   let p = m + 4;
-  p += 1 + buf[p]! + 9;
+  const tagAt = p + 1 + buf[p]!;
+  p = tagAt + 9;
   if (p >= mEnd) return NOT_MINE;
   p += 1 + buf[p]!;
   if (p >= mEnd) return NOT_MINE;
@@ -85,10 +98,13 @@ export function readDelivery(buf: Buffer, off: number, channel: number, maxFrame
     contentEncoding = shortstr(buf, q + 1, l, UTF8);
   }
 
+  // A longlong; as a number it is exact up to 2^53 deliveries on one channel.
+  const tag = buf.readUInt32BE(tagAt) * 0x1_0000_0000 + buf.readUInt32BE(tagAt + 4);
+  const redelivered = (buf[tagAt + 8]! & 1) === 1;
   const b = hEnd + 1;
   // A zero-length body has no body frame.
   if (bodySize === 0) {
-    sink(buf, b, b, contentType, contentEncoding);
+    sink(buf, b, b, contentType, contentEncoding, tag, redelivered);
     return b;
   }
   if (bodySize > maxFrame) return NOT_MINE;
@@ -98,7 +114,7 @@ export function readDelivery(buf: Buffer, off: number, channel: number, maxFrame
   const bEnd = bp + bodySize;
   if (n <= bEnd) return NEED_MORE;
   if (buf[bEnd] !== FRAME_END) return NOT_MINE;
-  sink(buf, bp, bEnd, contentType, contentEncoding);
+  sink(buf, bp, bEnd, contentType, contentEncoding, tag, redelivered);
   return bEnd + 1;
 }
 
@@ -158,4 +174,36 @@ export function installDeliveryReader(model: ChannelModel, channel: Channel, sin
   return () => {
     if (source.recvFrame !== original) source.recvFrame = original;
   };
+}
+
+/** basic.ack (class 60, method 80) with `multiple` set: frame header, 13 bytes of arguments, frame end. */
+export function ackFrame(channel: number, deliveryTag: number): Buffer {
+  const f = Buffer.allocUnsafe(7 + 13 + 1);
+  f[0] = METHOD;
+  f.writeUInt16BE(channel, 1);
+  f.writeUInt32BE(13, 3);
+  f.writeUInt16BE(BASIC, 7);
+  f.writeUInt16BE(80, 9);
+  f.writeUInt32BE(Math.floor(deliveryTag / 0x1_0000_0000), 11);
+  f.writeUInt32BE(deliveryTag >>> 0, 15);
+  f[19] = 1;
+  f[20] = FRAME_END;
+  return f;
+}
+
+/**
+ * "Acknowledge everything up to this tag", written straight to the connection's socket. amqplib's
+ * ch.ack() queues the frame for its multiplexer, which writes it on a later turn of the event loop
+ * (setImmediate): a process killed in between has saved events whose ack never left, and RabbitMQ
+ * redelivers them; they are then counted twice (seen: 340 tasks of a 401-task flood, killed right
+ * after a scrape's save). Written here, the ack is in the kernel before the save's caller goes on.
+ * Undefined when amqplib's internals are not as expected (then ch.ack() is the fallback).
+ */
+export function directAcker(model: ChannelModel, channel: Channel): ((deliveryTag: number) => void) | undefined {
+  const conn = (model as unknown as { connection?: { stream?: { write?: unknown } } }).connection;
+  const ch = (channel as unknown as { ch?: unknown }).ch;
+  const stream = conn?.stream;
+  if (typeof ch !== 'number' || stream === undefined || typeof stream.write !== 'function') return undefined;
+  const socket = stream as { write(b: Buffer): boolean };
+  return (tag) => void socket.write(ackFrame(ch, tag));
 }

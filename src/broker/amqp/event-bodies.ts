@@ -1,14 +1,16 @@
 import { decodeAmqpBody } from '../../decoder/body.js';
 import { Invalid } from '../../decoder/invalid.js';
 import type { EventSink } from '../transport.js';
-import type { DeliverySink } from './delivery-reader.js';
+
+/** One message body (a view from `start` to `end`) with its content type and encoding. */
+export type BodySink = (buf: Buffer, start: number, end: number, contentType: string | undefined, contentEncoding: string | undefined) => void;
 
 /**
  * The AMQP transport's part of an event's path: one body (a view of the receive buffer from
  * delivery-reader.ts, or amqplib's message content) with its content type and encoding, checked
  * and decoded (decoder/body.ts, docs/protocol.md §1.3), given to the pipeline's one entry point.
  */
-export function amqpEventBodies(sink: EventSink): DeliverySink {
+export function amqpEventBodies(sink: EventSink): BodySink {
   return (buf, start, end, contentType, contentEncoding) => sink.onBody(decodeAmqpEvent(buf, start, end, contentType, contentEncoding));
 }
 

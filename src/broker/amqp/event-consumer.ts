@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { AmqpConfig } from '../../config/amqp-config.js';
 import type { BrokerConfig } from '../../config/config.js';
@@ -7,13 +6,13 @@ import { backoffDelay } from '../../util/backoff.js';
 import { describeConnectError } from '../connect-errors.js';
 import { OutageReporter } from '../outage.js';
 import type { EventTransport, TransportHooks } from '../transport.js';
-import { installDeliveryReader } from './delivery-reader.js';
-import { amqpEventBodies } from './event-bodies.js';
+import { installDeliveryReader, type DeliverySink } from './delivery-reader.js';
+import { amqpEventBodies, type BodySink } from './event-bodies.js';
+import { DurableSubscription } from './durable-subscription.js';
+import { consumeRefusal, declareOwnQueue, EVENT_EXCHANGE, EventQueueRefused } from './event-queue.js';
 import { amqpConnectOptions, closeQuietly, openConnection, replyCode, type AmqpConnectOptions } from './connect.js';
 
-/** Celery's event_exchange and event_queue_prefix defaults. */
-export const EVENT_EXCHANGE = 'celeryev';
-const QUEUE_PREFIX = 'celeryev';
+export { EVENT_EXCHANGE };
 
 /**
  * The broker pushes without limit to a no-ack consumer (RabbitMQ ignores basic.qos there); the
@@ -26,6 +25,8 @@ const PREFETCH = 1000;
  * Celery events over AMQP 0-9-1 (docs/protocol.md §1): our own queue celeryev.<uuid>, exclusive,
  * auto-delete and non-durable, with Celery's x-message-ttl/x-expires, bound to the celeryev topic
  * exchange with "#", consumed with no-ack. Every body goes to the pipeline (event-bodies.ts).
+ * With --event-queue-name: a durable queue of that name, consumed with acknowledgements
+ * (durable-subscription.ts), so events published while the exporter is away wait for it.
  *
  * One generation number guards each connection: every callback of a connection that was lost or
  * replaced sees a stale generation and does nothing, so a close, an error and a cancelled consumer
@@ -40,10 +41,13 @@ export class AmqpEventConsumer implements EventTransport {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly status: OutageReporter;
+  /** Each delivered body, decoded and handed to the pipeline (event-bodies.ts). */
+  private readonly deliver: BodySink;
   /** Whether deliveries of the current connection are read by delivery-reader.ts (for tests). */
   fastPath = false;
   /** The queue of the current connection, for tests and logs. */
   queueName: string | undefined;
+  private readonly durable: DurableSubscription | undefined;
 
   constructor(
     cfg: BrokerConfig,
@@ -53,6 +57,9 @@ export class AmqpEventConsumer implements EventTransport {
   ) {
     this.opts = amqpConnectOptions(cfg.url, amqp, 'celery-exporter:events');
     this.status = new OutageReporter(hooks);
+    this.deliver = amqpEventBodies(hooks.pipeline);
+    const q = amqp.durableEventQueue;
+    this.durable = q === undefined ? undefined : new DurableSubscription(q, hooks.stateSaves, log);
   }
 
   get ready(): boolean {
@@ -70,7 +77,12 @@ export class AmqpEventConsumer implements EventTransport {
     const c = this.conn;
     this.conn = undefined;
     this.status.stopping();
-    if (c !== undefined) await Promise.race([closeQuietly(c), new Promise((r) => setTimeout(r, 1000))]);
+    const close = async (conn: ChannelModel) => {
+      // A named queue: stop deliveries, save, acknowledge what the save holds, then close.
+      await this.durable?.drain();
+      await closeQuietly(conn);
+    };
+    if (c !== undefined) await Promise.race([close(c), new Promise((r) => setTimeout(r, 1000))]);
   }
 
   private async connect(): Promise<void> {
@@ -87,43 +99,70 @@ export class AmqpEventConsumer implements EventTransport {
 
       await this.ensureExchange(conn);
       const ch = await conn.createChannel();
-      ch.on('error', (err: Error) => this.lost(gen, `channel error: ${err.message}`));
+      ch.on('error', (err: Error) => this.channelError(gen, err));
       // Deferred: when the whole connection goes, its close (which carries the broker's reason) comes next.
       ch.on('close', () => setImmediate(() => this.lost(gen, 'channel closed')));
-      const queue = `${QUEUE_PREFIX}.${randomUUID()}`;
-      await ch.assertQueue(queue, {
-        exclusive: true,
-        autoDelete: true,
-        durable: false,
-        // kombu sends these as integer milliseconds (docs/protocol.md §1.4).
-        arguments: { 'x-message-ttl': Math.round(this.amqp.eventQueueTtl * 1000), 'x-expires': Math.round(this.amqp.eventQueueExpires * 1000) },
-      });
-      await ch.bindQueue(queue, EVENT_EXCHANGE, '#');
-      await ch.prefetch(PREFETCH);
-      const deliver = amqpEventBodies(this.hooks.pipeline);
-      await ch.consume(
-        queue,
-        (msg: ConsumeMessage | null) => {
-          // null: the broker cancelled the consumer (queue deleted by an operator).
-          if (msg === null) return this.lost(gen, `consumer of ${queue} cancelled by the broker`);
-          const p = msg.properties;
-          deliver(msg.content, 0, msg.content.length, p.contentType as string | undefined, p.contentEncoding as string | undefined);
-        },
-        { noAck: true },
-      );
-      // Deliveries then skip amqplib's message assembly (delivery-reader.ts); the callback above
-      // still gets whatever the front leaves to amqplib, and the broker's cancel.
-      const off = installDeliveryReader(conn, ch, deliver);
+      const { queue, sink, note: queueNote } = await this.subscribe(conn, ch, gen);
+      // Deliveries then skip amqplib's message assembly (delivery-reader.ts); the consumer's
+      // callback still gets whatever the front leaves to amqplib, and the broker's cancel.
+      const off = installDeliveryReader(conn, ch, sink ?? this.deliver);
       if (off === undefined) this.log.debug('amqplib internals not as expected: events take amqplib\'s message path');
       else ch.on('close', off);
       this.fastPath = off !== undefined;
       if (gen !== this.generation) return;
       this.queueName = queue;
       this.attempt = 0;
-      this.status.up(`consuming ${queue}, bound to exchange ${EVENT_EXCHANGE} with "#"`);
+      this.status.up(`consuming ${queue}, bound to exchange ${EVENT_EXCHANGE} with "#"${queueNote}`);
     } catch (err) {
+      if (err instanceof EventQueueRefused) return this.refused(gen, err);
       this.lost(gen, `connect failed: ${describeConnectError(err)}`);
     }
+  }
+
+  /**
+   * Declares and consumes the event queue on `ch`: our own celeryev.<uuid> with no-ack, or the
+   * named one with acknowledgements (then `sink` is the delivery reader's, which needs the tags).
+   */
+  private async subscribe(conn: ChannelModel, ch: Channel, gen: number): Promise<{ queue: string; sink?: DeliverySink; note: string }> {
+    const durable = this.durable;
+    if (durable !== undefined) {
+      const name = this.amqp.durableEventQueue!.name;
+      const { waiting, sink } = await durable.start(conn, ch, this.deliver, () => this.lost(gen, `consumer of ${name} cancelled by the broker`));
+      const max = this.amqp.durableEventQueue!.maxLength;
+      // A full queue dropped its oldest events (x-overflow drop-head): an incident, counted like Redis's.
+      if (waiting >= max) {
+        this.log.warn({ queue: name, waiting, maxLength: max }, `events lost: event queue ${name} reached --event-queue-max-length while no exporter consumed it; its oldest events were dropped`);
+        this.hooks.onEventsDropped?.();
+      }
+      return { queue: name, sink, note: `, ${waiting} event${waiting === 1 ? '' : 's'} waiting` };
+    }
+    const queue = await declareOwnQueue(ch, this.amqp);
+    await ch.prefetch(PREFETCH);
+    await ch.consume(
+      queue,
+      (msg: ConsumeMessage | null) => {
+        // null: the broker cancelled the consumer (queue deleted by an operator).
+        if (msg === null) return this.lost(gen, `consumer of ${queue} cancelled by the broker`);
+        const p = msg.properties;
+        this.deliver(msg.content, 0, msg.content.length, p.contentType as string | undefined, p.contentEncoding as string | undefined);
+      },
+      { noAck: true },
+    );
+    return { queue, note: '' };
+  }
+
+  /** An exclusive consume refused (403) closes the channel too; it says the same as the declare check. */
+  private channelError(gen: number, err: Error): void {
+    const q = this.amqp.durableEventQueue;
+    const refusal = q === undefined ? undefined : consumeRefusal(err, q);
+    if (refusal !== undefined) this.refused(gen, refusal);
+    else this.lost(gen, `channel error: ${err.message}`);
+  }
+
+  /** The named queue cannot be used as configured: not ready, one clear line, counted, retried. */
+  private refused(gen: number, err: EventQueueRefused): void {
+    this.hooks.onEventQueueRefused?.(err.reason);
+    this.lost(gen, err.message);
   }
 
   /**
@@ -155,6 +194,7 @@ export class AmqpEventConsumer implements EventTransport {
     const c = this.conn;
     this.conn = undefined;
     this.queueName = undefined;
+    this.durable?.lost();
     void closeQuietly(c);
     this.status.down(reason);
     const delay = backoffDelay(this.attempt++);
