@@ -11,8 +11,9 @@ export class StreamMetrics {
         new Counter({
           name: 'celery_exporter_events_dropped_suspected_total',
           help:
-            'Times Redis closed the event subscription while the exporter was behind (pub/sub output-buffer limit, client eviction, or a kill): ' +
-            'the events Redis had queued for the exporter were lost. Counts incidents, not events; always 0 on RabbitMQ.',
+            'Incidents in which events were lost before being counted: Redis closed the event subscription while the exporter was behind ' +
+            '(pub/sub output-buffer limit, client eviction, or a kill); after a restart from --state-file, a task finished or was running that the ' +
+            'exporter never saw start (events published while it was down); a named RabbitMQ event queue found full. Counts incidents, not events.',
         }),
       )
       .labels();
