@@ -4,9 +4,9 @@
  *   node bench/dist/bench/micro.js
  */
 import { pino } from 'pino';
+import { buildEventPath } from '../src/app/event-path.js';
 import { defaultConfig } from '../src/config/config.js';
-import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../src/config/defaults.js';
-import { Core } from '../src/core.js';
+import { parseBrokerUrl } from '../src/config/broker-url.js';
 import { decodeEnvelopeBuffer } from '../src/decoder/envelope.js';
 import { parseBody } from '../src/decoder/body.js';
 import { DEFAULT_WORKLOAD, planTasks, redisEnvelope } from './events.js';
@@ -39,16 +39,9 @@ function best(label: string, rounds: number, fn: () => void): number {
   return us;
 }
 
-const cfg = {
-  brokerMasked: 'redis://bench', transport: 'redis',
-  workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false },
-  metrics: {
-    ...defaultConfig().metrics,
-    runtimeBuckets: DEFAULT_RUNTIME_BUCKETS, queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS, latencyBuckets: DEFAULT_LATENCY_BUCKETS,
-    staticLabels: {}, celeryExporterNames: false, maxTrackedTasks: 100_000, trackedTaskTtl: 86_400, maxLabelLength: 200,
-  },
-};
-const core = new Core(cfg, pino({ level: 'silent' }), Date.now, { defaultMetrics: false });
+const base = defaultConfig();
+const cfg = { ...base, broker: { ...base.broker, url: parseBrokerUrl('redis://bench') } };
+const { metrics, pipeline } = buildEventPath(cfg, pino({ level: 'silent' }), { defaultMetrics: false });
 let sink = 0;
 best('envelope only', 7, () => {
   for (let i = 0; i < bounds.length; i += 2) sink += (decodeEnvelopeBuffer(all, bounds[i]!, bounds[i + 1]!) as string).length;
@@ -60,6 +53,6 @@ best('envelope + JSON.parse', 7, () => {
   }
 });
 best('full pipeline', 7, () => {
-  for (let i = 0; i < bounds.length; i += 2) core.pipeline.onBody(decodeRedisEvent(all, bounds[i]!, bounds[i + 1]!));
+  for (let i = 0; i < bounds.length; i += 2) pipeline.onBody(decodeRedisEvent(all, bounds[i]!, bounds[i + 1]!));
 });
 process.stdout.write(`(${events} events, ${raws.length} messages; sink ${sink % 7})\n`);

@@ -67,7 +67,7 @@ export interface Result {
   rssSeries?: Array<[number, number]>;
   /** RSS before and at its peak while `clients` scrapers that never read were connected. */
   scrapers?: { clients: number; rssBeforeMB: number; rssPeakMB: number };
-  /** purgeHosts scenarios (bench/purge.ts): the longest Core.tick while the stale hosts were purged. */
+  /** purgeHosts scenarios (bench/purge.ts): the longest EventState.tick while the stale hosts were purged. */
   purge?: PurgeResult;
   skipped?: string;
 }

@@ -21,7 +21,7 @@ export interface Scenario {
   nonReadingScrapers?: number;
   /**
    * No broker, no daemon: bench/purge.ts in its own process makes this many producer hosts stale
-   * at once and reports the longest Core.tick while they are purged (the event-loop stall).
+   * at once and reports the longest EventState.tick while they are purged (the event-loop stall).
    */
   purgeHosts?: number;
 }

@@ -9,38 +9,35 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { defaultConfig } from '../src/config/config.js';
-import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../src/config/defaults.js';
 import { StatePersister } from '../src/continuity/persister.js';
 import { encodeSnapshot, fingerprint } from '../src/continuity/snapshot.js';
 import { writeStateFile } from '../src/continuity/state-file.js';
-import { Core } from '../src/core.js';
+import { buildEventPath, type EventPath } from '../src/app/event-path.js';
+import { defaultConfig } from '../src/config/config.js';
+import { parseBrokerUrl } from '../src/config/broker-url.js';
 
 const TASKS = 100_000;
 const SERIES = 20_000;
 const log = pino({ level: 'silent' });
+const base = defaultConfig();
 const cfg = {
-  brokerMasked: 'redis://bench', transport: 'redis',
-  workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false },
-  metrics: {
-    ...defaultConfig().metrics,
-    runtimeBuckets: DEFAULT_RUNTIME_BUCKETS, queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS, latencyBuckets: DEFAULT_LATENCY_BUCKETS,
-    staticLabels: {}, celeryExporterNames: false, maxTrackedTasks: TASKS, trackedTaskTtl: 86_400, maxLabelLength: 200, maxSeries: 0, maxTaskNames: 0,
-  },
+  ...base,
+  broker: { ...base.broker, url: parseBrokerUrl('redis://bench') },
+  metrics: { ...base.metrics, maxTrackedTasks: TASKS, maxSeries: 0, maxTaskNames: 0 },
 };
 
-function filledCore(): Core {
-  const core = new Core(cfg, log, Date.now, { defaultMetrics: false });
-  const t = core.taskMetrics;
+function filledCore(): EventPath {
+  const core = buildEventPath(cfg, log, { defaultMetrics: false });
+  const t = core.metrics.tasks;
   const names: string[] = [];
   const hosts = Array.from({ length: 20 }, (_, i) => `celery@worker-${i}.example.internal`);
   // Task series: 4 counters per (name, host, queue) and 4 histograms per (name, queue), until 20k.
-  for (let n = 0; core.registry.totalSeries < SERIES; n++) {
+  for (let n = 0; core.metrics.registry.totalSeries < SERIES; n++) {
     const name = `app.tasks.module_${n % 50}.task_${n}`;
     names.push(name);
     const nq = t.nameQueue(name, `queue-${n % 10}`);
     for (const h of hosts) {
-      if (core.registry.totalSeries >= SERIES) break;
+      if (core.metrics.registry.totalSeries >= SERIES) break;
       const hs = t.host(name, h, `queue-${n % 10}`);
       t.countSent(hs); t.countReceived(hs); t.countStarted(hs); t.countSucceeded(hs);
       t.observeRuntime(nq, hs, 'succeeded', Math.random() * 10);
@@ -49,7 +46,7 @@ function filledCore(): Core {
   }
   const now = Date.now() / 1000;
   for (let i = 0; i < TASKS; i++) {
-    const r = core.tracker.getOrCreate(randomUUID(), Date.now());
+    const r = core.state.tracker.getOrCreate(randomUUID(), Date.now());
     r.name = names[i % names.length];
     r.queue = `queue-${i % 10}`;
     r.hostname = hosts[i % hosts.length];
@@ -64,7 +61,7 @@ const dir = mkdtempSync(join(tmpdir(), 'state-bench-'));
 try {
   const path = join(dir, 'state');
   const core = filledCore();
-  const p = new StatePersister(core, log, { path, fingerprint: fingerprint(core, {}), saveIntervalMs: 30_000, scrapeMinIntervalMs: 1000 });
+  const p = new StatePersister(core.metrics.registry, core, log, { path, fingerprint: fingerprint(core, {}), saveIntervalMs: 30_000, scrapeMinIntervalMs: 1000 });
   const times: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < 7; i++) {
@@ -95,16 +92,16 @@ try {
   const loads: number[] = [];
   let restored = 0;
   for (let i = 0; i < 3; i++) {
-    const fresh = new Core(cfg, log, Date.now, { defaultMetrics: false });
+    const fresh = buildEventPath(cfg, log, { defaultMetrics: false });
     const t0 = performance.now();
-    new StatePersister(fresh, log, { path, fingerprint: fingerprint(fresh, {}), saveIntervalMs: 30_000, scrapeMinIntervalMs: 1000 }).load();
+    new StatePersister(fresh.metrics.registry, fresh, log, { path, fingerprint: fingerprint(fresh, {}), saveIntervalMs: 30_000, scrapeMinIntervalMs: 1000 }).load();
     loads.push(performance.now() - t0);
-    restored = fresh.tracker.size;
+    restored = fresh.state.tracker.size;
   }
   loads.sort((a, b) => a - b);
   const out = {
-    inFlightTasks: core.tracker.size,
-    series: core.registry.totalSeries,
+    inFlightTasks: core.state.tracker.size,
+    series: core.metrics.registry.totalSeries,
     fileBytes: size,
     fileMB: +(size / 1e6).toFixed(1),
     saveMsBest: +times[0]!.toFixed(0),

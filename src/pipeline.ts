@@ -10,7 +10,7 @@ import {
   type WorkerEventType,
 } from './events/vocabulary.js';
 import type { CounterChild } from './metrics/counter.js';
-import type { Gauge, GaugeChild } from './metrics/gauge.js';
+import type { GaugeChild } from './metrics/gauge.js';
 import type { TaskEventHandler } from './state/task-events.js';
 import type { WorkerState } from './state/worker-state.js';
 import type { RateLimitedLog } from './log.js';
@@ -24,9 +24,8 @@ export interface PipelineMetrics {
   event(type: EventType): CounterChild;
   countInvalid(reason: InvalidReason, n?: number): void;
   readonly lastEvent: GaugeChild;
+  /** Set when /metrics renders (updateLagGauge, a scrape step the wiring adds to the registry). */
   readonly lag: GaugeChild;
-  /** The lag gauge's family: the pipeline sets its value when /metrics renders. */
-  readonly lagFamily: Gauge;
 }
 
 /** Upper bound on events in one message; a larger array is truncated (and counted) rather than walked. */
@@ -72,11 +71,12 @@ export class EventPipeline {
   ) {
     for (const t of TASK_EVENT_TYPES) this.routes.set(t, { kind: 'task', type: t, counter: self.event(t) });
     for (const t of WORKER_EVENT_TYPES) this.routes.set(t, { kind: 'worker', type: t, counter: self.event(t) });
-    const lag = self.lag;
-    self.lagFamily.collect = () => {
-      const v = this.lagSeconds();
-      if (v === v) lag.set(v);
-    };
+  }
+
+  /** Sets celery_exporter_event_lag_seconds (a scrape step: the wiring adds it to the registry). */
+  updateLagGauge(): void {
+    const v = this.lagSeconds();
+    if (!Number.isNaN(v)) this.self.lag.set(v);
   }
 
   /** Median event lag over the last LAG_WINDOW messages with a plausible timestamp; NaN before any. */

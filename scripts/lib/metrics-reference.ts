@@ -1,13 +1,12 @@
 import { pino } from 'pino';
-import { defaultConfig } from '../../src/config/config.js';
-import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../../src/config/defaults.js';
-import { Core, type CoreConfig } from '../../src/core.js';
+import { buildEventPath } from '../../src/app/event-path.js';
+import { defaultConfig, type Config } from '../../src/config/config.js';
 import { cell } from './generated.js';
 
 /**
- * The metric reference of docs/metrics.md, generated from the registry the daemon serves: a
- * Core built without any I/O (as the unit tests build it), with every optional family switched
- * on (`--metric-names celery-exporter`). Checked against the code and against the golden file's
+ * The metric reference of docs/metrics.md, generated from the registry the daemon serves: the
+ * event path built without any I/O (as the unit tests build it), with every optional family
+ * switched on (`--metric-names celery-exporter`). Checked against the code and against the golden file's
  * families by test/unit/docs-reference.test.ts.
  */
 export interface FamilyDoc {
@@ -17,34 +16,21 @@ export interface FamilyDoc {
   help: string;
 }
 
-const CONFIG: CoreConfig = {
-  brokerMasked: 'redis://localhost:6379/0',
-  transport: 'redis',
-  workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false },
-  metrics: {
-    ...defaultConfig().metrics,
-    runtimeBuckets: DEFAULT_RUNTIME_BUCKETS,
-    queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS,
-    latencyBuckets: DEFAULT_LATENCY_BUCKETS,
-    staticLabels: {},
-    celeryExporterNames: true,
-    maxTrackedTasks: 1000,
-    trackedTaskTtl: 3600,
-    maxLabelLength: 200,
-    longRunningTaskThreshold: 3600,
-  },
-};
+/** `--metric-names celery-exporter`: the configuration that serves every optional family too. */
+function withCeleryExporterNames(cfg: Config): Config {
+  return { ...cfg, metrics: { ...cfg.metrics, celeryExporterNames: true } };
+}
 
 /** Every family of the exporter's own registry, in registration (= exposition) order. */
 export function metricFamilies(): FamilyDoc[] {
-  const core = new Core(CONFIG, pino({ level: 'silent' }), () => 0, { defaultMetrics: false });
-  const names = core.registry
+  const { metrics } = buildEventPath(withCeleryExporterNames(defaultConfig()), pino({ level: 'silent' }), { now: () => 0, defaultMetrics: false });
+  const names = metrics.registry
     .renderOwnSync()
     .split('\n')
     .filter((l) => l.startsWith('# TYPE '))
     .map((l) => l.split(' ')[2]!);
   return names.map((name) => {
-    const f = core.registry.get(name)!;
+    const f = metrics.registry.get(name)!;
     return { name, type: f.type, labels: f.labelNames, help: f.help };
   });
 }

@@ -6,6 +6,7 @@ import { AmqpQueuePoller } from '../broker/amqp/queue-poller.js';
 import { createMailbox } from '../broker/mailbox.js';
 import { RedisQueuePoller } from '../broker/redis/queue-poller.js';
 import type { Config } from '../config/config.js';
+import type { EventPath } from './event-path.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
 import type { Counter } from '../metrics/counter.js';
@@ -41,7 +42,7 @@ export interface CollectorDeps {
   workers: WorkerState;
   /** celery_exporter_reconnects_total, by component ("queues", "control"). */
   reconnects: Counter;
-  /** For a family only one collector writes (celery_exporter_rabbitmq_management_up). */
+  /** For a family only one collector writes (celery_exporter_rabbitmq_management_up), and the inspect collector's scrape step. */
   registry: MetricRegistry;
   /** Removes every series of a worker the inspect collector found gone. */
   purgeHostname(hostname: string): void;
@@ -173,6 +174,24 @@ export const COLLECTORS: readonly CollectorRow[] = [
   },
 ];
 
+/** The collectors' narrow view of the metrics and the event state (see src/app/collectors.ts). */
+export function collectorDeps({ metrics, state }: Pick<EventPath, 'metrics' | 'state'>, mailbox?: Mailbox): CollectorDeps {
+  return {
+    queues: state.queues,
+    queueMetrics: metrics.queues,
+    brokerMetrics: metrics.broker,
+    inspectMetrics: metrics.inspect,
+    workerMetrics: metrics.workers,
+    controlMetrics: metrics.control,
+    workers: state.workers,
+    reconnects: metrics.self.reconnects,
+    registry: metrics.registry,
+    purgeHostname: (h) => state.purgeHostname(h),
+    onWorkerSeen: (listener) => state.onWorkerSeen(listener),
+    mailbox,
+  };
+}
+
 /** The collectors this configuration turns on, built in table order. */
 export function buildCollectors(cfg: Config, deps: CollectorDeps, log: Logger): CollectorSchedule[] {
   let rc: RemoteControl | undefined;
@@ -189,14 +208,14 @@ export function buildCollectors(cfg: Config, deps: CollectorDeps, log: Logger): 
 
 /** An inspect collector writing to the given families and reading the worker and queue state. */
 export function inspectPollerFor(
-  deps: Pick<CollectorDeps, 'inspectMetrics' | 'workerMetrics' | 'workers' | 'queues' | 'purgeHostname'>,
+  deps: Pick<CollectorDeps, 'inspectMetrics' | 'workerMetrics' | 'registry' | 'workers' | 'queues' | 'purgeHostname'>,
   rc: RemoteControl,
   labels: LabelPolicy,
   log: RateLimitedLog,
   opts: InspectPollerOptions,
   now?: () => number,
 ): InspectPoller {
-  return new InspectPoller(
+  const poller = new InspectPoller(
     {
       rc,
       metrics: deps.inspectMetrics,
@@ -210,4 +229,6 @@ export function inspectPollerFor(
     opts,
     now,
   );
+  deps.registry.beforeRender(() => poller.updateUtilization());
+  return poller;
 }

@@ -1,8 +1,8 @@
-import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
 import { Counter } from '../metrics/counter.js';
 import { Gauge, type GaugeChild } from '../metrics/gauge.js';
-import { applySnapshot, checkSnapshot, encodeSnapshot, SnapshotError } from './snapshot.js';
+import type { MetricRegistry } from '../metrics/registry.js';
+import { applySnapshot, checkSnapshot, encodeSnapshot, SnapshotError, type SnapshotParts } from './snapshot.js';
 import { moveAside, readStateFile, removeStateFile, writeStateFile } from './state-file.js';
 
 export interface PersisterOptions {
@@ -47,12 +47,14 @@ export class StatePersister {
   private readonly lastSuccess: GaugeChild;
 
   constructor(
-    private readonly core: Core,
+    /** Where the persister's own families go, and what is saved and restored. */
+    registry: Pick<MetricRegistry, 'register'>,
+    private readonly parts: SnapshotParts,
     private readonly log: Logger,
     private readonly opts: PersisterOptions,
     private readonly now: () => number = Date.now,
   ) {
-    const reg = core.registry;
+    const reg = registry;
     const saves = reg.register(
       new Counter({ name: 'celery_exporter_state_saves_total', help: 'Saves of --state-file, by result.', labelNames: ['result'] }),
     );
@@ -64,7 +66,7 @@ export class StatePersister {
   }
 
   /**
-   * Restores the saved state into the (still empty) core; never throws. Returns the Unix time (ms)
+   * Restores the saved state into the (still empty) state and families; never throws. Returns the Unix time (ms)
    * the restored state was saved at, undefined when nothing was restored.
    */
   load(): number | undefined {
@@ -78,9 +80,9 @@ export class StatePersister {
     let incompatible = false;
     if (r.kind === 'ok') {
       try {
-        const snap = checkSnapshot(this.core, r.body);
+        const snap = checkSnapshot(this.parts, r.body);
         const nowMs = this.now();
-        const restored = applySnapshot(this.core, snap, nowMs);
+        const restored = applySnapshot(this.parts, snap, nowMs);
         this.log.info(
           { stateFile: path, ...restored, savedAt: new Date(r.header.savedAt).toISOString(), ageSeconds: Math.round((nowMs - r.header.savedAt) / 1000), cleanShutdown: r.header.clean },
           'state restored: counters continue from the saved values',
@@ -161,7 +163,7 @@ export class StatePersister {
     this.lastSave = nowMs;
     let ok = false;
     try {
-      const body = encodeSnapshot(this.core, nowMs);
+      const body = encodeSnapshot(this.parts, nowMs);
       const size = writeStateFile(this.opts.path, { fingerprint: this.opts.fingerprint, savedAt: nowMs, clean: reason === 'shutdown' }, body);
       this.bytes.set(size);
       this.lastSuccess.set(nowMs / 1000);
@@ -169,7 +171,7 @@ export class StatePersister {
       ok = true;
       if (this.failing) this.log.info({ stateFile: this.opts.path }, 'state file saved again');
       this.failing = false;
-      if (reason === 'shutdown') this.log.info({ stateFile: this.opts.path, bytes: size, tasks: this.core.tracker.size }, 'state saved for the next start');
+      if (reason === 'shutdown') this.log.info({ stateFile: this.opts.path, bytes: size, tasks: this.parts.state.tracker.size }, 'state saved for the next start');
     } catch (err) {
       this.saves.failure.inc();
       // An older file would restore counters below values served since: remove it.

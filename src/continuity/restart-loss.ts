@@ -1,5 +1,12 @@
-import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
+import type { ExporterMetrics } from '../metrics/exporter-metrics.js';
+import type { EventState } from '../state/event-state.js';
+
+/** What the watch listens to and counts in. */
+export interface RestartLossParts {
+  readonly metrics: Pick<ExporterMetrics, 'stream'>;
+  readonly state: Pick<EventState, 'onUnknownTaskFinished'>;
+}
 
 /**
  * How long after a restart a finishing task never seen before is taken as evidence: long enough
@@ -26,13 +33,13 @@ export class RestartLossWatch {
   private readonly startedAt: number;
 
   constructor(
-    private readonly core: Core,
+    private readonly parts: RestartLossParts,
     private readonly log: Logger,
     private readonly savedAtMs: number,
     private readonly now: () => number = Date.now,
   ) {
     this.startedAt = now();
-    core.onUnknownTaskFinished = () => this.evidence('a task finished that the exporter never saw start and that neither the state file nor the workers knew');
+    parts.state.onUnknownTaskFinished(() => this.evidence('a task finished that the exporter never saw start and that neither the state file nor the workers knew'));
   }
 
   /** The start's rebuild from inspect added tasks the state file did not hold. */
@@ -42,14 +49,14 @@ export class RestartLossWatch {
 
   disarm(): void {
     this.armed = false;
-    this.core.onUnknownTaskFinished = undefined;
+    this.parts.state.onUnknownTaskFinished(undefined);
   }
 
   private evidence(what: string): void {
     if (!this.armed) return;
     this.disarm();
     if (this.now() - this.startedAt > RESTART_LOSS_WINDOW_MS) return;
-    this.core.stream.droppedSuspected.inc();
+    this.parts.metrics.stream.droppedSuspected.inc();
     this.log.warn(
       { downSeconds: Math.round((this.startedAt - this.savedAtMs) / 1000), evidence: what },
       `events lost across the restart: ${what}; the events published while the exporter was down are gone ` +

@@ -1,16 +1,23 @@
 import { createHash } from 'node:crypto';
-import type { Core } from '../core.js';
 import type { Counter } from '../metrics/counter.js';
+import type { ExporterMetrics } from '../metrics/exporter-metrics.js';
 import type { Histogram } from '../metrics/histogram.js';
+import type { EventState } from '../state/event-state.js';
 import type { TaskRecord, TaskTracker } from '../state/task-tracker.js';
 import type { WorkerSnapshot } from '../state/worker-state.js';
 import { isFiniteNumber } from '../util/numbers.js';
+
+/** What a snapshot is taken from and applied to: the task families and the state tables. */
+export interface SnapshotParts {
+  readonly metrics: Pick<ExporterMetrics, 'tasks' | 'periodic'>;
+  readonly state: Pick<EventState, 'tracker' | 'workers' | 'taskNames' | 'queues'>;
+}
 
 /**
  * The part of the exporter's state that survives a restart, as plain data: the event-derived
  * counters and histograms (celery_task_*; the exporter's own celery_exporter_* metrics describe
  * one process and start again), the hosts' last-seen times (the purge), the worker table and
- * the in-flight tasks. Builds it from a Core, checks one read from disk, and applies it.
+ * the in-flight tasks. Builds it from the running state, checks one read from disk, and applies it.
  */
 export interface Snapshot {
   savedAt: number;
@@ -42,14 +49,14 @@ const NT = TIME_FIELDS.length;
 const ATTEMPT_FIELDS = ['sentAttempt', 'attempt', 'retried', 'awaitSentAttempt'] as const;
 const NA = ATTEMPT_FIELDS.length;
 
-export function persistedCounters(core: Core): Counter[] {
-  const t = core.taskMetrics;
-  const p = core.periodicMetrics;
+export function persistedCounters({ metrics }: SnapshotParts): Counter[] {
+  const t = metrics.tasks;
+  const p = metrics.periodic;
   return [t.sent, t.received, t.started, t.succeeded, t.failed, t.rejected, t.revoked, t.retried, p.revocations, p.rejections];
 }
 
-export function persistedHistograms(core: Core): Histogram[] {
-  const t = core.taskMetrics;
+export function persistedHistograms({ metrics }: SnapshotParts): Histogram[] {
+  const t = metrics.tasks;
   return [t.runtime, t.queueWait, t.prefetchWait, t.latency, ...(t.compatRuntime === undefined ? [] : [t.compatRuntime])];
 }
 
@@ -58,32 +65,32 @@ export function persistedHistograms(core: Core): Histogram[] {
  * name, labels and buckets, and the settings that shape label values (hostname form, length
  * cap, task-name folding, static labels).
  */
-export function fingerprint(core: Core, settings: Record<string, unknown>): string {
+export function fingerprint(parts: SnapshotParts, settings: Record<string, unknown>): string {
   const families = [
-    ...persistedCounters(core).map((f) => [f.name, f.labelNames]),
-    ...persistedHistograms(core).map((f) => [f.name, f.labelNames, Array.from(f.bounds)]),
+    ...persistedCounters(parts).map((f) => [f.name, f.labelNames]),
+    ...persistedHistograms(parts).map((f) => [f.name, f.labelNames, Array.from(f.bounds)]),
   ];
   return createHash('sha256').update(JSON.stringify({ families, settings })).digest('hex').slice(0, 32);
 }
 
 /** The snapshot as the JSON text of the file's body. */
-export function encodeSnapshot(core: Core, nowMs: number): string {
+export function encodeSnapshot(parts: SnapshotParts, nowMs: number): string {
   const counters: Snapshot['counters'] = {};
-  for (const f of persistedCounters(core)) {
+  for (const f of persistedCounters(parts)) {
     const rows: Array<[string[], number]> = [];
     for (const c of f.series()) rows.push([c.labelValues as string[], c.value]);
     counters[f.name] = rows;
   }
   const histograms: Snapshot['histograms'] = {};
-  for (const f of persistedHistograms(core)) {
+  for (const f of persistedHistograms(parts)) {
     const rows: Array<[string[], number[], number, number]> = [];
     for (const c of f.series()) rows.push([c.labelValues as string[], Array.from(c.counts), c.sum, c.count]);
     histograms[f.name] = rows;
   }
   const timeBase = Math.floor(nowMs / 1000);
-  const { strings, tasks } = encodeTasks(core.tracker, timeBase);
-  const hosts = [...core.taskMetrics.hostnames()];
-  const snap: Snapshot = { savedAt: nowMs, counters, histograms, hosts, workers: [...core.workers.snapshot()], strings, timeBase, tasks };
+  const { strings, tasks } = encodeTasks(parts.state.tracker, timeBase);
+  const hosts = [...parts.metrics.tasks.hostnames()];
+  const snap: Snapshot = { savedAt: nowMs, counters, histograms, hosts, workers: [...parts.state.workers.snapshot()], strings, timeBase, tasks };
   return JSON.stringify(snap);
 }
 
@@ -147,7 +154,7 @@ export class SnapshotError extends Error {}
  * Checks every part of a parsed state before anything is applied, so a bad file is rejected
  * whole (never half loaded). Returns the snapshot typed; throws SnapshotError.
  */
-export function checkSnapshot(core: Core, data: unknown): Snapshot {
+export function checkSnapshot(parts: SnapshotParts, data: unknown): Snapshot {
   const fail = (what: string): never => {
     throw new SnapshotError(what);
   };
@@ -157,8 +164,8 @@ export function checkSnapshot(core: Core, data: unknown): Snapshot {
   if (!isFiniteNumber(s['timeBase'])) fail('timeBase');
   const labelCount = new Map<string, number>();
   const buckets = new Map<string, number>();
-  for (const f of persistedCounters(core)) labelCount.set(f.name, f.labelNames.length);
-  for (const f of persistedHistograms(core)) {
+  for (const f of persistedCounters(parts)) labelCount.set(f.name, f.labelNames.length);
+  for (const f of persistedHistograms(parts)) {
     labelCount.set(f.name, f.labelNames.length);
     buckets.set(f.name, f.bounds.length + 1);
   }
@@ -208,13 +215,14 @@ export interface Restored {
   tasks: number;
 }
 
-/** Applies a checked snapshot to a fresh Core (before any event). */
-export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored {
-  const t = core.taskMetrics;
-  const names = core.taskNames;
+/** Applies a checked snapshot to a fresh state (before any event). */
+export function applySnapshot(parts: SnapshotParts, s: Snapshot, nowMs: number): Restored {
+  const { metrics, state } = parts;
+  const t = metrics.tasks;
+  const names = state.taskNames;
   const lastSeen = new Map(s.hosts);
   let series = 0;
-  for (const f of persistedCounters(core)) {
+  for (const f of persistedCounters(parts)) {
     const rows = s.counters[f.name] ?? [];
     const iName = f.labelNames.indexOf('name');
     const iHost = f.labelNames.indexOf('hostname');
@@ -234,7 +242,7 @@ export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored 
       }
     }
   }
-  for (const f of persistedHistograms(core)) {
+  for (const f of persistedHistograms(parts)) {
     for (const [labels, counts, sum, count] of s.histograms[f.name] ?? []) {
       const h = f.labels(...labels);
       if (!h.live) continue;
@@ -244,11 +252,11 @@ export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored 
       series++;
     }
   }
-  for (const w of s.workers) core.workers.restore(w, nowMs);
+  for (const w of s.workers) state.workers.restore(w, nowMs);
   const str = (i: number) => (i < 0 ? undefined : s.strings[i]);
   const { uuids, refs, created, times, attempts } = s.tasks;
   for (let i = 0; i < uuids.length; i++) {
-    const r = core.tracker.getOrCreate(uuids[i]!, created[i]!);
+    const r = state.tracker.getOrCreate(uuids[i]!, created[i]!);
     const name = str(refs[3 * i]!);
     r.name = name === undefined ? undefined : names.resolve(name);
     r.queue = str(refs[3 * i + 1]!);
@@ -258,7 +266,7 @@ export function applySnapshot(core: Core, s: Snapshot, nowMs: number): Restored 
       r[TIME_FIELDS[k]!] = v === null || v === undefined ? NaN : s.timeBase + v / 1e6;
     }
     for (let k = 0; k < NA; k++) r[ATTEMPT_FIELDS[k]!] = attempts[NA * i + k]!;
-    if (r.queue !== undefined && !Number.isNaN(r.sent)) core.queues.seen(r.queue, 'event');
+    if (r.queue !== undefined && !Number.isNaN(r.sent)) state.queues.seen(r.queue, 'event');
   }
   return { series, workers: s.workers.length, tasks: uuids.length };
 }

@@ -1,16 +1,23 @@
 import { createMailbox } from '../broker/mailbox.js';
 import type { StateSaves } from '../broker/transport.js';
 import type { Config } from '../config/config.js';
-import type { Core } from '../core.js';
 import type { Logger } from '../log.js';
 import { Counter, type CounterChild } from '../metrics/counter.js';
+import type { ExporterMetrics } from '../metrics/exporter-metrics.js';
+import type { MetricRegistry } from '../metrics/registry.js';
 import { RemoteControl } from '../remote/client.js';
 import type { Mailbox } from '../remote/mailbox.js';
 import { LabelPolicy } from '../state/labels.js';
 import { StatePersister } from './persister.js';
 import { Reconciler } from './reconcile.js';
-import { RestartLossWatch } from './restart-loss.js';
-import { fingerprint } from './snapshot.js';
+import { RestartLossWatch, type RestartLossParts } from './restart-loss.js';
+import { fingerprint, type SnapshotParts } from './snapshot.js';
+
+/** What continuity reads and registers: the snapshot's parts, and the families it counts in. */
+export interface ContinuityParts extends SnapshotParts, RestartLossParts {
+  readonly metrics: SnapshotParts['metrics'] & RestartLossParts['metrics'] & Pick<ExporterMetrics, 'registry' | 'self' | 'control'>;
+  readonly state: SnapshotParts['state'] & RestartLossParts['state'];
+}
 
 /** The daemon's view of continuity: the state file and the rebuild from the workers, each optional. */
 export interface Continuity {
@@ -34,56 +41,10 @@ export interface Continuity {
 }
 
 /** Loads the state file (before any event) and builds the reconciler. */
-export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuity {
-  const st = cfg.state;
-  let persister: StatePersister | undefined;
-  let lossWatch: RestartLossWatch | undefined;
-  if (st?.file !== undefined) {
-    const m = cfg.metrics;
-    const settings = {
-      stripHostnamePrefix: cfg.workers.stripHostnamePrefix,
-      maxLabelLength: m.maxLabelLength,
-      taskNameAllow: m.taskNameAllow?.source,
-      taskNameDeny: m.taskNameDeny?.source,
-      maxTaskNames: m.maxTaskNames,
-      staticLabels: Object.entries(m.staticLabels).sort(),
-    };
-    persister = new StatePersister(core, log, {
-      path: st.file,
-      fingerprint: fingerprint(core, settings),
-      saveIntervalMs: st.saveInterval * 1000,
-      scrapeMinIntervalMs: st.scrapeSaveMinInterval * 1000,
-    });
-    const savedAt = persister.load();
-    // A named RabbitMQ event queue kept the events for us: nothing to suspect.
-    const kept = cfg.broker.url.transport === 'amqp' && cfg.amqp.durableEventQueue !== undefined;
-    if (savedAt !== undefined && !kept) lossWatch = new RestartLossWatch(core, log, savedAt);
-  }
-
-  let mailbox: Mailbox | undefined;
-  let reconciler: Reconciler | undefined;
-  if (cfg.remoteControl.inspect) {
-    const reconnects = core.self.reconnects.labels('control');
-    mailbox = createMailbox(cfg.broker, log, { onReconnect: () => reconnects.inc() });
-    const rc = new RemoteControl(mailbox, { onInvalidReply: (reason) => core.controlMetrics.invalidReplies.labels(reason).inc() });
-    const counted = core.registry.register(
-      new Counter({
-        name: 'celery_exporter_reconciled_tasks_total',
-        help: 'In-flight tasks changed by asking the workers (inspect active/reserved/scheduled) at start and after reconnects: added, updated, or dropped (finished unseen).',
-        labelNames: ['action'],
-      }),
-    );
-    reconciler = new Reconciler(
-      {
-        rc,
-        tracker: core.tracker,
-        labels: new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength, taskNames: core.taskNames }),
-        counted: { added: observed(counted.labels('added'), (n) => lossWatch?.rebuilt(n)), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
-        log,
-      },
-      { replyTimeoutMs: cfg.remoteControl.replyTimeout * 1000, graceMs: (st?.reconcileGrace ?? 30) * 1000, ttlSeconds: cfg.metrics.trackedTaskTtl },
-    );
-  }
+export function setUpContinuity(cfg: Config, parts: ContinuityParts, log: Logger): Continuity {
+  const { persister, lossWatch } = loadedPersister(cfg, parts, log);
+  const rebuilt = (n: number) => lossWatch?.rebuilt(n);
+  const { mailbox, reconciler } = cfg.remoteControl.inspect ? reconcilerFor(cfg, parts, rebuilt, log) : { mailbox: undefined, reconciler: undefined };
 
   let everReady = false;
   let readyNow = false;
@@ -91,7 +52,7 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
   return {
     mailbox,
     stateSaves: p === undefined ? undefined : { onSaved: (cb) => p.onSaved(cb), requestSave: () => p.requestSave(), saveNow: () => p.save('acks') },
-    onEventQueueRefused: eventQueueRefusals(cfg, core),
+    onEventQueueRefused: eventQueueRefusals(cfg, parts.metrics.registry),
     onReady(ready) {
       if (!ready && everReady) lossWatch?.disarm();
       if (ready && !readyNow) reconciler?.trigger(everReady ? 'reconnect' : 'start');
@@ -113,6 +74,64 @@ export function setUpContinuity(cfg: Config, core: Core, log: Logger): Continuit
   };
 }
 
+/**
+ * With --state-file: the persister, the saved state already restored, and the watch for events
+ * lost across the restart when one was restored.
+ */
+function loadedPersister(cfg: Config, parts: ContinuityParts, log: Logger): { persister?: StatePersister; lossWatch?: RestartLossWatch } {
+  const st = cfg.state;
+  if (st.file === undefined) return {};
+  const m = cfg.metrics;
+  const settings = {
+    stripHostnamePrefix: cfg.workers.stripHostnamePrefix,
+    maxLabelLength: m.maxLabelLength,
+    taskNameAllow: m.taskNameAllow?.source,
+    taskNameDeny: m.taskNameDeny?.source,
+    maxTaskNames: m.maxTaskNames,
+    staticLabels: Object.entries(m.staticLabels).sort(),
+  };
+  const persister = new StatePersister(parts.metrics.registry, parts, log, {
+    path: st.file,
+    fingerprint: fingerprint(parts, settings),
+    saveIntervalMs: st.saveInterval * 1000,
+    scrapeMinIntervalMs: st.scrapeSaveMinInterval * 1000,
+  });
+  const savedAt = persister.load();
+  // A named RabbitMQ event queue kept the events for us: nothing to suspect.
+  const kept = cfg.broker.url.transport === 'amqp' && cfg.amqp.durableEventQueue !== undefined;
+  return { persister, lossWatch: savedAt !== undefined && !kept ? new RestartLossWatch(parts, log, savedAt) : undefined };
+}
+
+/** The rebuild of the in-flight tasks from inspect, and the mailbox it opens (shared with the pollers). */
+function reconcilerFor(
+  cfg: Config,
+  { metrics, state }: ContinuityParts,
+  rebuilt: (tasks: number) => void,
+  log: Logger,
+): { mailbox: Mailbox; reconciler: Reconciler } {
+  const reconnects = metrics.self.reconnects.labels('control');
+  const mailbox = createMailbox(cfg.broker, log, { onReconnect: () => reconnects.inc() });
+  const rc = new RemoteControl(mailbox, { onInvalidReply: (reason) => metrics.control.invalidReplies.labels(reason).inc() });
+  const counted = metrics.registry.register(
+    new Counter({
+      name: 'celery_exporter_reconciled_tasks_total',
+      help: 'In-flight tasks changed by asking the workers (inspect active/reserved/scheduled) at start and after reconnects: added, updated, or dropped (finished unseen).',
+      labelNames: ['action'],
+    }),
+  );
+  const reconciler = new Reconciler(
+    {
+      rc,
+      tracker: state.tracker,
+      labels: new LabelPolicy({ stripHostnamePrefix: cfg.workers.stripHostnamePrefix, maxLength: cfg.metrics.maxLabelLength, taskNames: state.taskNames }),
+      counted: { added: observed(counted.labels('added'), rebuilt), updated: counted.labels('updated'), dropped: counted.labels('dropped') },
+      log,
+    },
+    { replyTimeoutMs: cfg.remoteControl.replyTimeout * 1000, graceMs: cfg.state.reconcileGrace * 1000, ttlSeconds: cfg.metrics.trackedTaskTtl },
+  );
+  return { mailbox, reconciler };
+}
+
 /** The reconciler's counter, also telling `seen` how much each round added. */
 function observed(child: CounterChild, seen: (n: number) => void): CounterChild {
   const inc = child.inc.bind(child);
@@ -124,9 +143,9 @@ function observed(child: CounterChild, seen: (n: number) => void): CounterChild 
 }
 
 /** celery_exporter_event_queue_refusals_total, only with --event-queue-name. */
-function eventQueueRefusals(cfg: Config, core: Core): (reason: 'arguments' | 'in_use') => void {
+function eventQueueRefusals(cfg: Config, registry: MetricRegistry): (reason: 'arguments' | 'in_use') => void {
   if (cfg.amqp.durableEventQueue === undefined || cfg.broker.url.transport !== 'amqp') return () => undefined;
-  const family = core.registry.register(
+  const family = registry.register(
     new Counter({
       name: 'celery_exporter_event_queue_refusals_total',
       help: 'Attempts to consume the --event-queue-name queue that were refused: arguments (it exists with other x-arguments), in_use (another consumer is attached).',

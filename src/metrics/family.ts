@@ -46,8 +46,6 @@ export abstract class Family<C extends Child> {
   readonly labelNames: readonly string[];
   abstract readonly type: MetricType;
   protected readonly children = new Map<string, C>();
-  /** Called before rendering, for gauges computed from state at scrape time. */
-  collect: (() => void) | undefined;
   /** Set by the registry: static labels suffix and the series budget. */
   staticLabels = '';
   budget: SeriesBudget | undefined;
@@ -170,9 +168,8 @@ export abstract class Family<C extends Child> {
     return lines;
   }
 
-  /** Runs the collect hook and writes HELP/TYPE. */
+  /** Writes HELP/TYPE (gauges computed at scrape time are set first by the registry's beforeRender steps). */
   renderHeader(out: string[]): void {
-    this.collect?.();
     out.push(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}\n`);
   }
 

@@ -26,12 +26,23 @@ export interface RegistryOptions {
   defaultMetrics?: boolean;
 }
 
+/** Where the owners of gauges computed from state at scrape time register how to compute them. */
+export interface ScrapeSteps {
+  /**
+   * Adds a step run once at the start of every render, after the steps added before it (so a
+   * step that counts series, like celery_exporter_state_entries, is added before the steps that
+   * add or remove series when it must not see their changes).
+   */
+  beforeRender(step: () => void): void;
+}
+
 /**
  * Holds every metric family of the exporter and renders the exposition.
  * Hot-path families are our own (see family.ts); prom-client supplies the process/runtime metrics.
  */
-export class MetricRegistry implements SeriesBudget {
+export class MetricRegistry implements SeriesBudget, ScrapeSteps {
   private readonly families: Family<Child>[] = [];
+  private readonly scrapeSteps: Array<() => void> = [];
   private readonly staticLabels: string;
   private readonly maxSeries: number;
   private seriesCount = 0;
@@ -66,6 +77,14 @@ export class MetricRegistry implements SeriesBudget {
     family.budget = this;
     this.families.push(family);
     return family;
+  }
+
+  beforeRender(step: () => void): void {
+    this.scrapeSteps.push(step);
+  }
+
+  private runScrapeSteps(): void {
+    for (const step of this.scrapeSteps) step();
   }
 
   get(name: string): Family<Child> | undefined {
@@ -129,6 +148,7 @@ export class MetricRegistry implements SeriesBudget {
     let out: string[] = [];
     let budget = YIELD_EVERY_LINES;
     let chars = 0;
+    this.runScrapeSteps();
     for (const f of this.families) {
       f.renderHeader(out);
       // A Map iterator survives entries added or removed while we yield.
@@ -154,6 +174,7 @@ export class MetricRegistry implements SeriesBudget {
   /** Synchronous render of our own families only (tests, benchmarks). */
   renderOwnSync(): string {
     const out: string[] = [];
+    this.runScrapeSteps();
     for (const f of this.families) f.render(out);
     return out.join('');
   }

@@ -18,7 +18,7 @@ export interface InspectPollerDeps {
   workers: Pick<WorkerState, 'hostnames' | 'isKnown'>;
   queues: QueueRegistry;
   labels: LabelPolicy;
-  /** Removes every series of a host (the core's purge). */
+  /** Removes every series of a host (the event state's purge). */
   purgeHostname(hostname: string): void;
   log: RateLimitedLog;
 }
@@ -60,9 +60,7 @@ export class InspectPoller implements Collector {
     private readonly deps: InspectPollerDeps,
     private readonly opts: InspectPollerOptions,
     private readonly now: () => number = Date.now,
-  ) {
-    deps.metrics.utilization.collect = () => this.updateUtilization();
-  }
+  ) {}
 
   async collect(signal: AbortSignal): Promise<void> {
     const call = (method: string) => this.deps.rc.call(method, { timeoutMs: this.opts.replyTimeoutMs, signal }).then((r) => r.replies);
@@ -239,8 +237,8 @@ export class InspectPoller implements Collector {
     }
   }
 
-  /** Busy slots ÷ pool size, from the latest heartbeat and the latest stats; run at each scrape. */
-  private updateUtilization(): void {
+  /** Busy slots ÷ pool size, from the latest heartbeat and the latest stats; run at each scrape (a registry step: see inspectPollerFor). */
+  updateUtilization(): void {
     const m = this.deps.metrics;
     const active = this.deps.workerMetrics.tasksActive;
     const hosts = new Set<string>();

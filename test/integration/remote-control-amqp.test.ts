@@ -5,10 +5,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AmqpMailbox } from '../../src/broker/amqp/pidbox.js';
 import { buildBrokerConfig } from '../../src/config/config.js';
-import { Core } from '../../src/core.js';
+import { buildEventPath } from '../../src/app/event-path.js';
 import { RateLimitedLog } from '../../src/log.js';
 import { byNode, RemoteControl } from '../../src/remote/client.js';
-import { inspectPollerFor } from '../../src/app/collectors.js';
+import { collectorDeps, inspectPollerFor } from '../../src/app/collectors.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { amqpUrl } from '../helpers/brokers.js';
 import { celeryCli, sendWorkload, startWorker, type Worker } from '../helpers/celery.js';
@@ -104,10 +104,10 @@ describe('remote control over RabbitMQ with real workers', () => {
   });
 
   it('every inspect metric equals what celery inspect reports for the same workers', async () => {
-    const core = new Core({ ...testConfig(), queues: [] }, pino({ level: 'silent' }), Date.now, { defaultMetrics: false });
-    const rc = new RemoteControl(new AmqpMailbox(broker()), { onInvalidReply: (r) => core.controlMetrics.invalidReplies.labels(r).inc() });
+    const core = buildEventPath(testConfig(), pino({ level: 'silent' }), { defaultMetrics: false });
+    const rc = new RemoteControl(new AmqpMailbox(broker()), { onInvalidReply: (r) => core.metrics.control.invalidReplies.labels(r).inc() });
     const poller = inspectPollerFor(
-      core,
+      collectorDeps(core),
       rc,
       new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }),
       new RateLimitedLog(pino({ level: 'silent' })),
@@ -118,7 +118,7 @@ describe('remote control over RabbitMQ with real workers', () => {
       // Celery's uptime is whole seconds: poll a second later so the round is surely after it.
       await new Promise((r) => setTimeout(r, 1100));
       await poller.collect(new AbortController().signal);
-      const s = parseMetrics(core.registry.renderOwnSync());
+      const s = parseMetrics(core.metrics.registry.renderOwnSync());
       const after = await celeryView(url);
       expectMetricsMatchCelery(s, before, after, [W1, W2]);
       expect(select(s, 'celery_active_worker_count', { queue_name: QS })[0]?.value).toBe(2);

@@ -9,7 +9,7 @@ import { decodeEnvelope } from '../../src/decoder/envelope.js';
 function replayAmqp() {
   const t = makeCore();
   for (const m of capturedAmqpMessages()) {
-    t.core.pipeline.onBody(decodeAmqpBody(Buffer.from(m.body, 'utf8'), m.content_type ?? undefined, m.content_encoding ?? undefined));
+    t.pipeline.onBody(decodeAmqpBody(Buffer.from(m.body, 'utf8'), m.content_type ?? undefined, m.content_encoding ?? undefined));
   }
   return t;
 }
@@ -55,18 +55,18 @@ describe('replaying the AMQP stream captured from a real worker', () => {
 
   it('gives the same task metrics as the Redis capture of the same workload', () => {
     const redis = makeCore();
-    for (const m of capturedRedisMessages()) redis.core.pipeline.onBody(decodeEnvelope(m.data));
+    for (const m of capturedRedisMessages()) redis.pipeline.onBody(decodeEnvelope(m.data));
     expect(taskCounters(replayAmqp().samples())).toEqual(taskCounters(redis.samples()));
   });
 
   it('rejects bodies whose properties say they are not UTF-8 JSON, and counts why', () => {
     const t = makeCore();
     const body = Buffer.from(capturedAmqpMessages()[0]!.body, 'utf8');
-    t.core.pipeline.onBody(decodeAmqpBody(body, 'application/x-python-serialize', 'binary'));
-    t.core.pipeline.onBody(decodeAmqpBody(body, 'application/json', 'binary'));
-    t.core.pipeline.onBody(decodeAmqpBody(Buffer.from('{not json'), 'application/json', 'utf-8'));
+    t.pipeline.onBody(decodeAmqpBody(body, 'application/x-python-serialize', 'binary'));
+    t.pipeline.onBody(decodeAmqpBody(body, 'application/json', 'binary'));
+    t.pipeline.onBody(decodeAmqpBody(Buffer.from('{not json'), 'application/json', 'utf-8'));
     // No properties at all (a hand-made publisher): read as JSON.
-    t.core.pipeline.onBody(decodeAmqpBody(body, undefined, undefined));
+    t.pipeline.onBody(decodeAmqpBody(body, undefined, undefined));
     const s = t.samples();
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'content_type' })).toBe(1);
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'encoding' })).toBe(1);

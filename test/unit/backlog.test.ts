@@ -37,7 +37,7 @@ describe('oldest pending age', () => {
   });
 
   it('has no series for a queue that never had a task-sent event (configured, or worker-side only)', () => {
-    const t = makeCore({ ...testConfig(), queues: ['configured'] });
+    const t = makeCore(testConfig({}, {}, { names: ['configured'] }));
     t.feed([ev('task-received', 'u9', T0, { name: 'app.mul' }), ev('task-started', 'u9', T0)]);
     const s = t.samples();
     expect(select(s, PENDING)).toHaveLength(0);

@@ -113,7 +113,7 @@ describe('cardinality controls in the pipeline', () => {
   it('stops adding queues beyond --max-queues', () => {
     const t = makeCore(testConfig({ maxQueues: 2 }));
     for (let i = 0; i < 5; i++) t.feed({ type: 'task-sent', uuid: `q${i}`, name: 'a', queue: `queue-${i}`, hostname: 'gen@x', timestamp: T0 });
-    expect(t.core.queues.size).toBe(2);
+    expect(t.state.queues.size).toBe(2);
     expect(value(t.samples(), 'celery_exporter_state_rejected_total', { table: 'queues' })).toBe(3);
   });
 });

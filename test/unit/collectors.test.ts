@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import yargs from 'yargs';
-import { buildCollectors, COLLECTORS, type CollectorDeps } from '../../src/app/collectors.js';
+import { buildCollectors, collectorDeps, COLLECTORS, type CollectorDeps } from '../../src/app/collectors.js';
 import { buildConfig } from '../../src/config/config.js';
 import { daemonOptions } from '../../src/config/options.js';
 import type { CollectorSchedule } from '../../src/pollers/collector.js';
@@ -13,21 +13,8 @@ let built: CollectorSchedule[] = [];
 function build(args: string[]): { schedules: CollectorSchedule[]; seen: Array<(node: string) => void> } {
   const argv = yargs(args).options(daemonOptions).parseSync() as unknown as Parameters<typeof buildConfig>[0];
   const cfg = buildConfig(argv);
-  const { core } = makeCore();
   const seen: Array<(node: string) => void> = [];
-  const deps: CollectorDeps = {
-    queues: core.queues,
-    queueMetrics: core.queueMetrics,
-    brokerMetrics: core.brokerMetrics,
-    inspectMetrics: core.inspectMetrics,
-    workerMetrics: core.workerMetrics,
-    controlMetrics: core.controlMetrics,
-    workers: core.workers,
-    reconnects: core.self.reconnects,
-    registry: core.registry,
-    purgeHostname: (h) => core.purgeHostname(h),
-    onWorkerSeen: (listener) => seen.push(listener),
-  };
+  const deps: CollectorDeps = { ...collectorDeps(makeCore()), onWorkerSeen: (listener) => seen.push(listener) };
   // Nothing connects while building: the clients connect on their first round.
   built = buildCollectors(cfg, deps, log);
   return { schedules: built, seen };

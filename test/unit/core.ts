@@ -1,13 +1,12 @@
 import { pino } from 'pino';
-import { defaultConfig } from '../../src/config/config.js';
-import { DEFAULT_LATENCY_BUCKETS, DEFAULT_QUEUE_WAIT_BUCKETS, DEFAULT_RUNTIME_BUCKETS } from '../../src/config/defaults.js';
-import { Core, type CoreConfig } from '../../src/core.js';
+import { buildEventPath, type EventPath } from '../../src/app/event-path.js';
+import { defaultConfig, type Config } from '../../src/config/config.js';
+import { decodeEnvelope } from '../../src/decoder/envelope.js';
 import { parseMetrics, type Sample } from '../helpers/metrics.js';
 import { envelope } from './fixtures.js';
-import { decodeEnvelope } from '../../src/decoder/envelope.js';
 
-export interface TestCore {
-  core: Core;
+/** The event path (metrics, state, pipeline) with a fake clock and no default process metrics. */
+export interface TestCore extends EventPath {
   clock: { now: number };
   /** Feeds events (an object, or an array sent as one task.multi message). */
   feed(body: unknown): void;
@@ -15,41 +14,38 @@ export interface TestCore {
   advance(ms: number): void;
 }
 
-export function testConfig(over: Partial<CoreConfig['metrics']> = {}, workers: Partial<CoreConfig['workers']> = {}): CoreConfig {
+/**
+ * The one way tests build a configuration: the daemon's real defaults (defaultConfig: no option,
+ * no environment), smaller task bounds (1,000 tasks, 1 h TTL) and these overrides.
+ */
+export function testConfig(
+  metrics: Partial<Config['metrics']> = {},
+  workers: Partial<Config['workers']> = {},
+  queues: Partial<Config['queues']> = {},
+): Config {
+  const cfg = defaultConfig();
   return {
-    brokerMasked: 'redis://localhost:6379/0',
-    transport: 'redis',
-    workers: { timeout: undefined, purgeAfter: 600, stripHostnamePrefix: false, ...workers },
-    metrics: {
-      ...defaultConfig().metrics,
-      runtimeBuckets: DEFAULT_RUNTIME_BUCKETS,
-      queueWaitBuckets: DEFAULT_QUEUE_WAIT_BUCKETS,
-      latencyBuckets: DEFAULT_LATENCY_BUCKETS,
-      staticLabels: {},
-      celeryExporterNames: false,
-      maxTrackedTasks: 1000,
-      trackedTaskTtl: 3600,
-      maxLabelLength: 200,
-      longRunningTaskThreshold: 3600,
-      ...over,
-    },
+    ...cfg,
+    metrics: { ...cfg.metrics, maxTrackedTasks: 1000, trackedTaskTtl: 3600, ...metrics },
+    workers: { ...cfg.workers, ...workers },
+    queues: { ...cfg.queues, ...queues },
   };
 }
 
-/** A core with a fake clock and no default process metrics. */
-export function makeCore(cfg: CoreConfig = testConfig(), startMs = 1_795_681_000_000): TestCore {
+export function makeCore(cfg: Config = testConfig(), startMs = 1_795_681_000_000): TestCore {
   const clock = { now: startMs };
-  const core = new Core(cfg, pino({ level: 'silent' }), () => clock.now, { defaultMetrics: false });
+  const parts = buildEventPath(cfg, pino({ level: 'silent' }), { now: () => clock.now, defaultMetrics: false });
+  const { metrics, state, pipeline } = parts;
   return {
-    core,
+    ...parts,
     clock,
-    feed: (body) => core.pipeline.onBody(decodeEnvelope(envelope(body))),
-    samples: () => parseMetrics(core.registry.renderOwnSync()),
+    feed: (body) => pipeline.onBody(decodeEnvelope(envelope(body))),
+    samples: () => parseMetrics(metrics.registry.renderOwnSync()),
     advance(ms) {
       const end = clock.now + ms;
       while (clock.now < end) {
         clock.now = Math.min(end, clock.now + 1000);
-        core.tick(clock.now);
+        state.tick(clock.now);
       }
     },
   };

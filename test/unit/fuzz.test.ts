@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Core } from '../../src/core.js';
+import { buildEventPath, type EventPath } from '../../src/app/event-path.js';
 import { decodeAmqpEvent } from '../../src/broker/amqp/event-bodies.js';
 import { decodeRedisEvent, redisEventMessages } from '../../src/broker/redis/event-messages.js';
 import { RespError, RespReader } from '../../src/broker/redis/resp.js';
@@ -23,7 +23,7 @@ const RUNS = Number(process.env['FUZZ_RUNS'] ?? 30_000);
 function fuzzCore() {
   const lines: string[] = [];
   const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
-  const core = new Core(testConfig({ maxTrackedTasks: 2000, maxSeries: 3000, maxTaskNames: 200, maxWorkers: 100, maxQueues: 50 }), log, Date.now, {
+  const core = buildEventPath(testConfig({ maxTrackedTasks: 2000, maxSeries: 3000, maxTaskNames: 200, maxWorkers: 100, maxQueues: 50 }), log, {
     defaultMetrics: false,
   });
   return { core, lines };
@@ -113,13 +113,13 @@ function safeEnvelope(b: unknown): string {
   return envelope(null).replace(/"body": "[^"]*"/, `"body": "${Buffer.from(text).toString('base64')}"`);
 }
 
-function checkHealthy(core: Core, lines: string[]): void {
+function checkHealthy(core: EventPath, lines: string[]): void {
   expect(lines.filter((l) => l.includes('event processing failed'))).toEqual([]);
-  const s = parseMetrics(core.registry.renderOwnSync());
+  const s = parseMetrics(core.metrics.registry.renderOwnSync());
   for (const x of select(s, 'celery_exporter_events_invalid_total')) expect(INVALID_REASONS).toContain(x.labels['reason']);
-  expect(core.tracker.size).toBeLessThanOrEqual(2000);
-  expect(core.workers.size).toBeLessThanOrEqual(100);
-  expect(core.queues.size).toBeLessThanOrEqual(50);
+  expect(core.state.tracker.size).toBeLessThanOrEqual(2000);
+  expect(core.state.workers.size).toBeLessThanOrEqual(100);
+  expect(core.state.queues.size).toBeLessThanOrEqual(50);
   expect(sum(s, 'celery_exporter_events_total') + sum(s, 'celery_exporter_events_invalid_total')).toBeGreaterThan(0);
 }
 
@@ -164,7 +164,7 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
       fc.property(fc.array(body, { maxLength: 8 }), fc.nat(5000), (bodies, advance) => {
         for (const b of bodies) core.pipeline.onBody(decodeEnvelope(safeEnvelope(b)));
         now += advance;
-        core.tick(now);
+        core.state.tick(now);
       }),
       { numRuns: RUNS / 10 },
     );
@@ -172,7 +172,7 @@ describe('fuzzing the decoder and state', { timeout: Math.max(90_000, (RUNS / 30
     // A good event after all that is still counted exactly: under its name, or __other__ once
     // the task-name cap is reached, or as a refused series once the series cap is.
     const count = () => {
-      const s = parseMetrics(core.registry.renderOwnSync());
+      const s = parseMetrics(core.metrics.registry.renderOwnSync());
       return {
         events: sum(s, 'celery_exporter_events_total', { type: 'task-sent' }),
         sent: sum(s, 'celery_task_sent_total', { name: 'fuzz.after' }) + sum(s, 'celery_task_sent_total', { name: '__other__' }) + sum(s, 'celery_exporter_series_dropped_total'),
@@ -271,7 +271,7 @@ describe('fuzzing the Redis socket path: RESP reader → envelope → pipeline',
       { numRuns: RUNS / 10 },
     );
     expect(lines.filter((l) => l.includes('event processing failed'))).toEqual([]);
-    const s = parseMetrics(core.registry.renderOwnSync());
+    const s = parseMetrics(core.metrics.registry.renderOwnSync());
     for (const x of select(s, 'celery_exporter_events_invalid_total')) expect(INVALID_REASONS).toContain(x.labels['reason']);
   });
 });

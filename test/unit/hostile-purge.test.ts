@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Core } from '../../src/core.js';
+import { buildEventPath } from '../../src/app/event-path.js';
 import { testConfig } from './core.js';
 import { decodeAmqpBody } from '../../src/decoder/body.js';
 
@@ -10,21 +10,21 @@ describe('purging many offline hosts', () => {
     const lines: Array<Record<string, unknown>> = [];
     const sink = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
     let now = 1_795_681_000_000;
-    const core = new Core(testConfig({ maxSeries: 0 }, { purgeAfter: 60 }), pino({ level: 'info' }, sink), () => now, { defaultMetrics: false });
+    const core = buildEventPath(testConfig({ maxSeries: 0 }, { purgeAfter: 60 }), pino({ level: 'info' }, sink), { now: () => now, defaultMetrics: false });
     const HOSTS = 5000;
     for (let i = 0; i < HOSTS; i++) {
       const ev = { type: 'task-sent', uuid: `u${i}`, name: 'app.t', queue: 'q', hostname: `producer-${i}@h`, timestamp: now / 1000 };
       core.pipeline.onBody(decodeAmqpBody(Buffer.from(JSON.stringify(ev)), 'application/json', 'utf-8'));
     }
-    const base = core.registry.totalSeries - HOSTS;
+    const base = core.metrics.registry.totalSeries - HOSTS;
     now += 120_000;
-    for (let i = 0; i < 30 && core.registry.totalSeries > base; i++) core.tick((now += 1000));
-    expect(core.registry.totalSeries).toBe(base);
+    for (let i = 0; i < 30 && core.metrics.registry.totalSeries > base; i++) core.state.tick((now += 1000));
+    expect(core.metrics.registry.totalSeries).toBe(base);
     const purged = lines.filter((l) => /^purged/.test(String(l['msg'])));
     expect(purged).toHaveLength(1);
     expect(purged[0]).toMatchObject({ hosts: HOSTS, series: HOSTS });
     // A family's hostname index is emptied with it.
-    expect(core.taskMetrics.sent.size).toBe(0);
+    expect(core.metrics.tasks.sent.size).toBe(0);
   });
 });
 
@@ -37,7 +37,8 @@ describe('the scan for stale producer hosts', () => {
     // Each reading of the slice clock is 1 ms later: a tick's scan stops after 11 × 256 hosts, its
     // purge after a few hundred, whatever the machine's speed, so both span several ticks.
     let sliceMs = 0;
-    const core = new Core(testConfig({ maxSeries: 0 }, { purgeAfter: 60 }), pino({ level: 'info' }, sink), () => clock.now, {
+    const core = buildEventPath(testConfig({ maxSeries: 0 }, { purgeAfter: 60 }), pino({ level: 'info' }, sink), {
+      now: () => clock.now,
       defaultMetrics: false,
       sliceClock: () => ++sliceMs,
     });
@@ -61,12 +62,12 @@ describe('the scan for stale producer hosts', () => {
     // Fresh hosts, among them one that was stale and came back, all seen within the purge delay.
     for (let i = 0; i < 100; i++) send(`fresh-${i}@h`, i);
     send('stale-3@h', 0);
-    const hosts = () => [...core.taskMetrics.hostnames()].map(([h]) => h);
+    const hosts = () => [...core.metrics.tasks.hostnames()].map(([h]) => h);
     const staleLeft = () => hosts().filter((h) => h.startsWith('stale-') && h !== 'stale-3@h' && h !== 'stale-7@h').length;
     let ticks = 0;
     const progress: number[] = [];
     for (; ticks < 1000 && staleLeft() > 0; ticks++) {
-      core.tick((clock.now += 1000));
+      core.state.tick((clock.now += 1000));
       const left = staleLeft();
       if (left < HOSTS - 2 && left > 0) {
         progress.push(left);
@@ -101,16 +102,16 @@ describe('the scan for stale producer hosts', () => {
     // finds them (at +70 s) takes several ticks.
     const tickFor = (ms: number) => {
       const end = clock.now + ms;
-      while (clock.now < end) core.tick((clock.now += 1000));
+      while (clock.now < end) core.state.tick((clock.now += 1000));
     };
     tickFor(50_000);
     expect(purgedLines()).toHaveLength(1);
     expect(purgedLines()[0]).toMatchObject({ hosts: A, series: A });
-    expect([...core.taskMetrics.hostnames()]).toHaveLength(50);
+    expect([...core.metrics.tasks.hostnames()]).toHaveLength(50);
     tickFor(60_000);
     expect(purgedLines()).toHaveLength(2);
     expect(purgedLines()[1]).toMatchObject({ hosts: 50, series: 50 });
-    expect([...core.taskMetrics.hostnames()]).toHaveLength(0);
+    expect([...core.metrics.tasks.hostnames()]).toHaveLength(0);
   });
 });
 
@@ -119,7 +120,7 @@ describe('many workers down in one tick', () => {
     const lines: Array<Record<string, unknown>> = [];
     const sink = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c)) as Record<string, unknown>), cb()) });
     const clock = { now: 1_795_681_000_000 };
-    const core = new Core(testConfig(), pino({ level: 'info' }, sink), () => clock.now, { defaultMetrics: false });
+    const core = buildEventPath(testConfig(), pino({ level: 'info' }, sink), { now: () => clock.now, defaultMetrics: false });
     const feed = (ev: Record<string, unknown>) => core.pipeline.onBody(decodeAmqpBody(Buffer.from(JSON.stringify({ timestamp: clock.now / 1000, ...ev })), 'application/json', 'utf-8'));
     for (let w = 0; w < 30; w++) feed({ type: 'worker-heartbeat', hostname: `w${w}@h`, freq: 2 });
     for (let i = 0; i < 90; i++) {
@@ -131,12 +132,12 @@ describe('many workers down in one tick', () => {
     expect(lines.filter((l) => l['msg'] === 'worker down')).toEqual([expect.objectContaining({ hostname: 'w0@h', reason: 'offline', runningTasksDropped: 3 })]);
     // The 29 others time out in the same tick.
     clock.now += 10_000;
-    core.tick(clock.now);
+    core.state.tick(clock.now);
     expect(lines.filter((l) => l['msg'] === 'worker down')).toHaveLength(1);
     const summary = lines.filter((l) => l['msg'] === 'workers down');
     expect(summary).toHaveLength(1);
     expect(summary[0]).toMatchObject({ workers: 29, reasons: { timeout: 29 }, runningTasksDropped: 87 });
     expect(summary[0]!['hostnames']).toHaveLength(10);
-    for (const r of core.tracker.values()) expect(Number.isNaN(r.started)).toBe(true);
+    for (const r of core.state.tracker.values()) expect(Number.isNaN(r.started)).toBe(true);
   });
 });

@@ -18,7 +18,7 @@ describe('event timestamps and the exporter’s own metrics', () => {
     const s = t.samples();
     // Was -9.4e10 (year 5000) and 1.8e9 (timestamp 1.0).
     expect(value(s, 'celery_exporter_event_lag_seconds')).toBe(0.5);
-    expect(t.core.pipeline.lagSeconds()).toBe(0.5);
+    expect(t.pipeline.lagSeconds()).toBe(0.5);
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'timestamp' })).toBe(4);
     // The events themselves still count (a worker with a broken clock is still alive).
     expect(value(s, 'celery_exporter_events_total', { type: 'worker-heartbeat' })).toBe(5);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RateLimitedLog } from '../../src/log.js';
 import type { NodeReply, RemoteControl } from '../../src/remote/client.js';
 import { STARTUP_GRACE_MS, type InspectRound } from '../../src/remote/inspect-poller.js';
-import { inspectPollerFor } from '../../src/app/collectors.js';
+import { collectorDeps, inspectPollerFor } from '../../src/app/collectors.js';
 import { LabelPolicy } from '../../src/state/labels.js';
 import { select, value } from '../helpers/metrics.js';
 import { makeCore, testConfig, type TestCore } from './core.js';
@@ -13,7 +13,7 @@ const KiB = 1024;
 
 function poller(t: TestCore, opts: { purgeAfterMs?: number; strip?: boolean } = {}) {
   return inspectPollerFor(
-    t.core,
+    collectorDeps(t),
     {} as RemoteControl,
     new LabelPolicy({ stripHostnamePrefix: opts.strip ?? false, maxLength: 200 }),
     new RateLimitedLog(pino({ level: 'silent' })),
@@ -80,8 +80,8 @@ describe('inspect replies of real workers → worker pool metrics', () => {
       expect(value(s, 'celery_active_worker_count', { queue_name: 'cap-b' })).toBe(1);
       expect(value(s, 'celery_active_process_count', { queue_name: 'cap-b' })).toBe(0);
       expect(value(s, 'celery_active_process_count', { queue_name: 'cap-c' })).toBe(1);
-      expect(t.core.queues.sources('cap-a')?.has('worker')).toBe(true);
-      expect(t.core.queues.list().sort()).toEqual(['cap-a', 'cap-b', 'cap-c', 'cap-shared']);
+      expect(t.state.queues.sources('cap-a')?.has('worker')).toBe(true);
+      expect(t.state.queues.list().sort()).toEqual(['cap-a', 'cap-b', 'cap-c', 'cap-shared']);
     });
   }
 
@@ -221,7 +221,7 @@ describe('inspect replies of real workers → worker pool metrics', () => {
   it('the purge of a worker removes its inspect series with the rest', () => {
     const t = makeCore();
     poller(t).apply(capturedRound('redis'));
-    t.core.purgeHostname('prefork@capture');
+    t.state.purgeHostname('prefork@capture');
     expect(t.samples().filter((x) => x.labels['hostname'] === 'prefork@capture')).toEqual([]);
   });
 });

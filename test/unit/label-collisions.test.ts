@@ -39,14 +39,14 @@ describe('label values that sanitise alike are one series', () => {
         t.feed({ type: 'task-failed', uuid: `s${i}`, hostname: host, timestamp: T0 + 1, exception: `${host.replace(/@h$/, '')}('x')` });
         t.feed({ type: 'worker-heartbeat', hostname: host, timestamp: T0, freq: 2, active: i, sw_ident: host, sw_ver: '5', sw_sys: 'L' });
       }
-      const text = t.core.registry.renderOwnSync();
+      const text = t.metrics.registry.renderOwnSync();
       expect(duplicateLines(text)).toEqual([]);
       const s = parseMetrics(text);
       expect(select(s, 'celery_task_sent_total')).toHaveLength(1);
       expect(sum(s, 'celery_task_sent_total')).toBe(2);
       expect(select(s, 'celery_worker_up')).toHaveLength(1);
       expect(select(s, 'celery_worker_info')).toHaveLength(1);
-      expect(t.core.workers.size).toBe(1);
+      expect(t.state.workers.size).toBe(1);
     });
   }
 

@@ -72,4 +72,20 @@ describe('metric model', () => {
     expect(text.split('\n').filter((l) => l.startsWith('many{'))).toHaveLength(20_000);
     expect(text).toContain('process_cpu_seconds_total');
   });
+
+  it('runs the scrape steps once per render, in the order they were added, before any family renders', async () => {
+    const reg = new MetricRegistry({ defaultMetrics: false });
+    const entries = reg.register(new Gauge({ name: 'entries', help: 'e' })).labels();
+    const added = reg.register(new Gauge({ name: 'added', help: 'a', labelNames: ['k'] }));
+    const order: string[] = [];
+    // The step that counts series comes first: it must not see the series the next step adds.
+    reg.beforeRender(() => (order.push('count'), entries.set(reg.totalSeries)));
+    reg.beforeRender(() => (order.push('add'), added.labels(`k${order.length}`).set(1)));
+    expect(reg.renderOwnSync()).toContain('entries 1\n');
+    expect(order).toEqual(['count', 'add']);
+    const text = await reg.render();
+    expect(order).toEqual(['count', 'add', 'count', 'add']);
+    expect(text).toContain('entries 2\n');
+    expect(text).toContain('added{k="k4"} 1\n');
+  });
 });

@@ -97,7 +97,7 @@ describe('last success and failure per task name', () => {
   it('survives the purge of the worker that ran the task', () => {
     const t = makeCore(cfg);
     t.feed(run('a', 'app.nightly', T0 + 5, 'task-succeeded'));
-    t.core.purgeHostname('w1@host');
+    t.state.purgeHostname('w1@host');
     const s = t.samples();
     expect(select(s, 'celery_task_succeeded_total', { hostname: 'w1@host' })).toEqual([]);
     expect(value(s, 'celery_task_last_succeeded_timestamp_seconds', { name: 'app.nightly' })).toBe(T0 + 5);

@@ -15,7 +15,7 @@ const ev = (type: string, uuid: string, timestamp: number, extra: Record<string,
 describe('replaying the captured stream of a real worker', () => {
   it('yields the workload’s exact counts', () => {
     const t = makeCore();
-    for (const m of capturedRedisMessages()) t.core.pipeline.onBody(decodeEnvelope(m.data));
+    for (const m of capturedRedisMessages()) t.pipeline.onBody(decodeEnvelope(m.data));
     const s = t.samples();
     const w = { hostname: 'w1@probe' };
     expect(value(s, 'celery_task_succeeded_total', { ...w, name: 'tests.add', queue_name: 'qa' })).toBe(5);
@@ -86,9 +86,9 @@ describe('task events', () => {
     expect(sum(s, 'celery_task_succeeded_total')).toBe(1);
     expect(sum(s, 'celery_task_received_total')).toBe(1);
     // The stray late record is bounded by the TTL.
-    expect(t.core.tracker.size).toBe(1);
+    expect(t.state.tracker.size).toBe(1);
     t.advance(3_601_000);
-    expect(t.core.tracker.size).toBe(0);
+    expect(t.state.tracker.size).toBe(0);
     expect(value(t.samples(), 'celery_exporter_tracked_tasks_evicted_total', { reason: 'ttl' })).toBe(1);
   });
 
@@ -96,9 +96,9 @@ describe('task events', () => {
     const t = makeCore();
     t.feed(sent('a'));
     t.feed([ev('task-received', 'b', T0 + 1, { name: 'app.add' }), ev('task-started', 'b', T0 + 1.1)]);
-    expect(t.core.tasks.heldCount).toBe(1);
+    expect(t.state.tasks.heldCount).toBe(1);
     t.feed(sent('b'));
-    expect(t.core.tasks.heldCount).toBe(0);
+    expect(t.state.tasks.heldCount).toBe(0);
     const s = t.samples();
     expect(value(s, 'celery_task_received_total', { name: 'app.add', queue_name: 'default' })).toBe(1);
     expect(value(s, 'celery_task_started_total', { name: 'app.add', queue_name: 'default' })).toBe(1);
@@ -111,7 +111,7 @@ describe('task events', () => {
     t.feed(ev('task-revoked', 'r', T0 + 1, { terminated: false, expired: false }));
     t.feed(sent('r', { queue: 'other' }));
     expect(value(t.samples(), 'celery_task_revoked_total', { name: 'app.add', queue_name: 'other' })).toBe(1);
-    expect(t.core.tracker.size).toBe(1); // only 'a' is still in flight
+    expect(t.state.tracker.size).toBe(1); // only 'a' is still in flight
   });
 
   it('does not hold events when no producer sends task-sent', () => {
@@ -134,7 +134,7 @@ describe('task events', () => {
     t.feed(sent('a'));
     t.feed(ev('task-received', 'n1', T0 + 1, { name: 'app.other' }));
     t.feed(ev('task-revoked', 'r1', T0 + 1, { terminated: false, expired: false }));
-    expect(t.core.tasks.heldCount).toBe(2);
+    expect(t.state.tasks.heldCount).toBe(2);
     t.feed(sent('n1', { name: 'app.other', queue: 'q2' }));
     t.feed(sent('r1', { queue: 'q3' }));
     const s = t.samples();
@@ -147,21 +147,21 @@ describe('task events', () => {
     const t = makeCore();
     t.feed(sent('a'));
     t.feed(ev('task-received', 'x1', T0 + 1, { name: 'app.nosent' }));
-    expect(t.core.tasks.heldCount).toBe(1);
+    expect(t.state.tasks.heldCount).toBe(1);
     t.advance(2000);
     t.feed(ev('task-received', 'x2', T0 + 3, { name: 'app.nosent' }));
-    expect(t.core.tasks.heldCount).toBe(0);
+    expect(t.state.tasks.heldCount).toBe(0);
     expect(value(t.samples(), 'celery_task_received_total', { name: 'app.nosent', queue_name: 'unknown' })).toBe(2);
   });
 
   it('without task-sent, holds the first task of a name once, then never again', () => {
     const t = makeCore();
     t.feed(ev('task-received', 'y1', T0, { name: 'app.add' }));
-    expect(t.core.tasks.heldCount).toBe(1);
+    expect(t.state.tasks.heldCount).toBe(1);
     t.advance(2000);
     t.feed(ev('task-received', 'y2', T0 + 2, { name: 'app.add' }));
     t.feed(ev('task-revoked', 'y3', T0 + 2));
-    expect(t.core.tasks.heldCount).toBe(0);
+    expect(t.state.tasks.heldCount).toBe(0);
     expect(value(t.samples(), 'celery_task_received_total', { name: 'app.add', queue_name: 'unknown' })).toBe(2);
   });
 
@@ -185,7 +185,7 @@ describe('task events', () => {
   it('evicts the oldest in-flight task beyond the cap and counts it', () => {
     const t = makeCore(testConfig({ maxTrackedTasks: 3 }));
     for (const u of ['1', '2', '3', '4', '5']) t.feed(sent(u));
-    expect(t.core.tracker.size).toBe(3);
+    expect(t.state.tracker.size).toBe(3);
     expect(value(t.samples(), 'celery_exporter_tracked_tasks_evicted_total', { reason: 'capacity' })).toBe(2);
   });
 
@@ -204,7 +204,7 @@ describe('bad input', () => {
     t.feed({ type: 'worker-elect', hostname: 'x' });
     t.feed({ hostname: 'x' });
     t.feed([1, 'two', null, [], { type: 7 }]);
-    t.core.pipeline.onBody(decodeEnvelope('garbage'));
+    t.pipeline.onBody(decodeEnvelope('garbage'));
     t.feed({ type: 'task-succeeded', uuid: 'x'.repeat(300) });
     const s = t.samples();
     expect(value(s, 'celery_exporter_events_invalid_total', { reason: 'missing_field' })).toBe(2);
@@ -218,7 +218,7 @@ describe('bad input', () => {
   it('keeps what was counted when bad messages follow', () => {
     const t = makeCore();
     t.feed(sent('ok'));
-    t.core.pipeline.onBody(decodeEnvelope('{"body": "!!!!", "content-type": "application/json", "properties": {"body_encoding": "base64"}}'));
+    t.pipeline.onBody(decodeEnvelope('{"body": "!!!!", "content-type": "application/json", "properties": {"body_encoding": "base64"}}'));
     t.feed({ type: 'task-sent', uuid: 'z', name: 12, queue: { a: 1 }, timestamp: 'soon' });
     const s = t.samples();
     expect(value(s, 'celery_task_sent_total', { name: 'app.add' })).toBe(1);

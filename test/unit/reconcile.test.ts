@@ -115,14 +115,14 @@ describe('rebuilding in-flight tasks from inspect active/reserved/scheduled', ()
     const t = makeCore(undefined, CAPTURED_AT_MS);
     const counted = { added: new CounterChild('', []), updated: new CounterChild('', []), dropped: new CounterChild('', []) };
     const r = new Reconciler(
-      { rc: { call: () => Promise.reject(new Error('unused')) }, tracker: t.core.tracker, labels: new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }), counted, log: pino({ level: 'silent' }) },
+      { rc: { call: () => Promise.reject(new Error('unused')) }, tracker: t.state.tracker, labels: new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }), counted, log: pino({ level: 'silent' }) },
       { replyTimeoutMs: 1000, graceMs: 30_000, ttlSeconds: 86_400 },
       () => t.clock.now,
     );
     const etaS = CAPTURED_AT_MS / 1000 + 60;
     const request = { id: 's', name: 'x.later', delivery_info: { routing_key: 'q' } };
     r.apply({ active: [reply('w@h', [])], reserved: [reply('w@h', [])], scheduled: [reply('w@h', [{ eta: new Date(etaS * 1000).toISOString(), priority: 6, request }])] }, new Set());
-    expect(t.core.tracker.get('s')).toMatchObject({ recvEta: etaS, eta: etaS, sentAttempt: 0, attempt: 0 });
+    expect(t.state.tracker.get('s')).toMatchObject({ recvEta: etaS, eta: etaS, sentAttempt: 0, attempt: 0 });
     t.feed({ type: 'task-started', uuid: 's', timestamp: etaS + 1, hostname: 'w@h' });
     const l = { name: 'x.later', queue_name: 'q' };
     expect(value(t.samples(), 'celery_task_prefetch_wait_seconds_count', l)).toBe(1);
@@ -135,7 +135,7 @@ describe('rebuilding in-flight tasks from inspect active/reserved/scheduled', ()
     const t = makeCore(undefined, CAPTURED_AT_MS + 10_000);
     const counted = { added: new CounterChild('', []), updated: new CounterChild('', []), dropped: new CounterChild('', []) };
     const r = new Reconciler(
-      { rc: { call: () => Promise.reject(new Error('unused')) }, tracker: t.core.tracker, labels: new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }), counted, log: pino({ level: 'silent' }) },
+      { rc: { call: () => Promise.reject(new Error('unused')) }, tracker: t.state.tracker, labels: new LabelPolicy({ stripHostnamePrefix: false, maxLength: 200 }), counted, log: pino({ level: 'silent' }) },
       { replyTimeoutMs: 1000, graceMs: 30_000, ttlSeconds: 86_400 },
       () => t.clock.now,
     );

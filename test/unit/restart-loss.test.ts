@@ -22,7 +22,7 @@ const dropped = (t: ReturnType<typeof makeCore>) => sum(t.samples(), 'celery_exp
 describe('events lost across a restart (dropped_suspected)', () => {
   const armed = () => {
     const t = makeCore();
-    const watch = new RestartLossWatch(t.core, pino({ level: 'silent' }), t.clock.now - 60_000, () => t.clock.now);
+    const watch = new RestartLossWatch(t, pino({ level: 'silent' }), t.clock.now - 60_000, () => t.clock.now);
     return Object.assign(t, { watch });
   };
 
@@ -66,7 +66,7 @@ describe('events lost across a restart (dropped_suspected)', () => {
 
   it('counts nothing once disarmed (the transport reported a loss itself) or when not armed (no state restored)', () => {
     const t = makeCore();
-    new RestartLossWatch(t.core, pino({ level: 'silent' }), t.clock.now, () => t.clock.now).disarm();
+    new RestartLossWatch(t, pino({ level: 'silent' }), t.clock.now, () => t.clock.now).disarm();
     t.feed(ev('task-succeeded', 'x', T0, { runtime: 1 }));
     const fresh = makeCore();
     fresh.feed(ev('task-succeeded', 'y', T0, { runtime: 1 }));

@@ -19,7 +19,7 @@ function memoryLog() {
 }
 
 function persisterFor(t: TestCore, path: string, log = pino({ level: 'silent' }), scrapeMinIntervalMs = 0) {
-  return new StatePersister(t.core, log, { path, fingerprint: fingerprint(t.core, {}), saveIntervalMs: 30_000, scrapeMinIntervalMs }, () => t.clock.now);
+  return new StatePersister(t.metrics.registry, t, log, { path, fingerprint: fingerprint(t, {}), saveIntervalMs: 30_000, scrapeMinIntervalMs }, () => t.clock.now);
 }
 
 /** 10 tasks done, one running since T0+5, one worker heartbeating. */
@@ -49,7 +49,7 @@ function busyCore(): TestCore {
 
 /** The persisted part of an exposition (task counters and histograms, worker gauges), sorted. */
 function persisted(t: TestCore): string[] {
-  const families = new Set([...persistedCounters(t.core), ...persistedHistograms(t.core)].map((f) => f.name));
+  const families = new Set([...persistedCounters(t), ...persistedHistograms(t)].map((f) => f.name));
   const base = (name: string) => name.replace(/_(bucket|sum|count)$/, '');
   return t
     .samples()
@@ -76,7 +76,7 @@ describe('state file', () => {
     expect(value(b.samples(), 'celery_task_succeeded_total', { name: 'app.add' })).toBe(10);
     expect(value(b.samples(), 'celery_task_revocations_total', { name: 'app.add', reason: 'terminated' })).toBe(1);
     expect(value(b.samples(), 'celery_task_rejections_total', { name: 'app.add', reason: 'discard' })).toBe(1);
-    expect(b.core.tracker.size).toBe(1);
+    expect(b.state.tracker.size).toBe(1);
     // The running task keeps its age, and finishing it observes its runtime under its own name.
     expect(value(b.samples(), 'celery_task_oldest_active_age_seconds', { name: 'app.sleep', queue_name: 'q1' })).toBeCloseTo(b.clock.now / 1000 - (T0 + 5), 3);
     b.feed({ type: 'task-succeeded', uuid: 'long', runtime: 20, timestamp: T0 + 25, hostname: 'w1@h' });
@@ -114,7 +114,7 @@ describe('state file', () => {
     persisterFor(a, path).save('shutdown');
     const b = makeCore(testConfig(), a.clock.now + 5_000);
     persisterFor(b, path).load();
-    expect(b.core.tracker.get('r')).toMatchObject({ sentAttempt: 1, attempt: 1, retried: 1, sent: T0 + 3 });
+    expect(b.state.tracker.get('r')).toMatchObject({ sentAttempt: 1, attempt: 1, retried: 1, sent: T0 + 3 });
     b.feed({ type: 'task-started', uuid: 'r', timestamp: T0 + 6, hostname: 'w1@h' });
     const l = { name: 'app.flaky', queue_name: 'q1' };
     expect(value(b.samples(), 'celery_task_queue_wait_seconds_count', l)).toBe(2); // one restored, one now
@@ -180,7 +180,7 @@ describe('state file', () => {
       expect(String(lines[0]!['msg'])).toMatch(/ignored, starting clean/);
       expect(existsSync(path)).toBe(false);
       expect(existsSync(`${path}.rejected`)).toBe(true);
-      expect(b.core.tracker.size).toBe(0);
+      expect(b.state.tracker.size).toBe(0);
       expect(select(b.samples(), 'celery_task_succeeded_total')).toEqual([]);
     });
   }
@@ -192,7 +192,7 @@ describe('state file', () => {
     const { log, lines } = memoryLog();
     persisterFor(b, path, log).load();
     expect(String(lines[0]!['msg'])).toMatch(/another configuration.*starting clean/);
-    expect(b.core.tracker.size).toBe(0);
+    expect(b.state.tracker.size).toBe(0);
   });
 
   it('a file whose header and checksum are right but whose content is wrong is rejected whole, never half loaded', () => {
@@ -202,12 +202,12 @@ describe('state file', () => {
     const text = readFileSync(path, 'utf8');
     const body = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { tasks: { times: unknown[] } };
     body.tasks.times[body.tasks.times.length - 1] = 'soon';
-    writeStateFile(path, { fingerprint: fingerprint(a.core, {}), savedAt: 1, clean: true }, JSON.stringify(body));
+    writeStateFile(path, { fingerprint: fingerprint(a, {}), savedAt: 1, clean: true }, JSON.stringify(body));
     const b = makeCore();
     const { log, lines } = memoryLog();
     persisterFor(b, path, log).load();
     expect(String(lines[0]!['msg'])).toMatch(/invalid task times/);
-    expect(b.core.tracker.size).toBe(0);
+    expect(b.state.tracker.size).toBe(0);
     expect(select(b.samples(), 'celery_task_succeeded_total')).toEqual([]);
     expect(select(b.samples(), 'celery_worker_up')).toEqual([]);
   });
