@@ -47,6 +47,31 @@ const MIN_DELIVER = 4 + 3 + 9;
 const JSON_TYPE = 'application/json';
 const UTF8 = 'utf-8';
 
+/** What readTypeAndEncoding found: module scratch, so the hot path allocates no object per delivery. */
+const props: { type: string | undefined; encoding: string | undefined } = { type: undefined, encoding: undefined };
+
+/**
+ * content-type and content-encoding, the first two properties of the basic class (AMQP 0-9-1),
+ * from the header frame's property list at `q` (flags say which are present) into `props`.
+ * False when a property runs past the frame.
+ */
+function readTypeAndEncoding(buf: Buffer, q: number, hEnd: number, flags: number): boolean {
+  props.type = undefined;
+  props.encoding = undefined;
+  if ((flags & 0x8000) !== 0) {
+    const l = buf[q]!;
+    if (q + 1 + l > hEnd) return false;
+    props.type = shortstr(buf, q + 1, l, JSON_TYPE);
+    q += 1 + l;
+  }
+  if ((flags & 0x4000) !== 0) {
+    const l = buf[q]!;
+    if (q + 1 + l > hEnd) return false;
+    props.encoding = shortstr(buf, q + 1, l, UTF8);
+  }
+  return true;
+}
+
 /**
  * Reads one delivery at `off` of `buf`: hands its body to `sink` and returns the offset after it,
  * or NEED_MORE / NOT_MINE. Never throws and never reads past `buf`.
@@ -82,21 +107,9 @@ export function readDelivery(buf: Buffer, off: number, channel: number, maxFrame
   if (buf[hEnd] !== FRAME_END || buf.readUInt16BE(hp) !== BASIC || buf.readUInt32BE(hp + 4) !== 0) return NOT_MINE;
   const bodySize = buf.readUInt32BE(hp + 8);
   const flags = buf.readUInt16BE(hp + 12);
-  // content-type and content-encoding are the first two properties (AMQP 0-9-1 basic class).
-  let q = hp + 14;
-  let contentType: string | undefined;
-  let contentEncoding: string | undefined;
-  if ((flags & 0x8000) !== 0) {
-    const l = buf[q]!;
-    if (q + 1 + l > hEnd) return NOT_MINE;
-    contentType = shortstr(buf, q + 1, l, JSON_TYPE);
-    q += 1 + l;
-  }
-  if ((flags & 0x4000) !== 0) {
-    const l = buf[q]!;
-    if (q + 1 + l > hEnd) return NOT_MINE;
-    contentEncoding = shortstr(buf, q + 1, l, UTF8);
-  }
+  if (!readTypeAndEncoding(buf, hp + 14, hEnd, flags)) return NOT_MINE;
+  const contentType = props.type;
+  const contentEncoding = props.encoding;
 
   // A longlong; as a number it is exact up to 2^53 deliveries on one channel.
   const tag = buf.readUInt32BE(tagAt) * 0x1_0000_0000 + buf.readUInt32BE(tagAt + 4);
