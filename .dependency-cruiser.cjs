@@ -18,7 +18,7 @@ const layer = {
   http: ['^src/http/'],
   collectors: ['^src/pollers/', '^src/remote/', '^src/broker/'],
   continuity: ['^src/continuity/'],
-  wiring: ['^src/core\\.ts$', '^src/core/', '^src/app/', '^src/daemon\\.ts$', '^src/cli\\.ts$', '^src/cli/'],
+  wiring: ['^src/app/', '^src/daemon\\.ts$', '^src/cli\\.ts$', '^src/cli/'],
 };
 
 /** A rule forbidding `from` to import any file of src/ outside `allowed`. */
@@ -91,7 +91,7 @@ module.exports = {
     onlyImports('layer-6-collectors', layer.collectors,
       [...layer.base, ...layer.events, ...layer.metrics, ...layer.decoder, ...layer.state,
         ...layer.pipeline, ...layer.http, ...layer.collectors],
-      'broker/, remote/ and pollers/ import nothing from continuity or the wiring (core, daemon, cli).'),
+      'broker/, remote/ and pollers/ import nothing from continuity or the wiring (app, daemon, cli).'),
     neverImports('layer-6-remote-not-broker', '^src/remote/', '^src/broker/',
       'remote/ is broker-neutral: broker/ implements its interfaces and the wiring hands it a mailbox.'),
 
@@ -99,9 +99,9 @@ module.exports = {
     onlyImports('layer-7-continuity', layer.continuity,
       [...layer.base, ...layer.events, ...layer.metrics, ...layer.decoder, ...layer.state,
         ...layer.pipeline, ...layer.collectors, ...layer.continuity],
-      'continuity/ imports anything below it except http/, and nothing of the wiring (core, daemon, cli).'),
+      'continuity/ imports anything below it except http/, and nothing of the wiring (app, daemon, cli).'),
 
-    // 8 wiring: core, daemon, cli. May import everything; nothing imports it (rules above).
+    // 8 wiring: app, daemon, cli. May import everything; nothing imports it (rules above).
 
     {
       name: 'every-file-in-a-layer',
