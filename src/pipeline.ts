@@ -120,7 +120,7 @@ export class EventPipeline {
     } else {
       this.onEvent(parsed, nowMs);
     }
-    if (this.lastTs === this.lastTs) {
+    if (!Number.isNaN(this.lastTs)) {
       this.self.lastEvent.set(nowMs / 1000);
       this.lags[this.lagCount++ % LAG_WINDOW] = nowMs / 1000 - this.lastTs;
       this.lastTs = NaN;
@@ -148,7 +148,7 @@ export class EventPipeline {
       this.workers.handle(route.type, e, ts, nowMs);
     }
     route.counter.inc();
-    if (ts === ts) {
+    if (!Number.isNaN(ts)) {
       const nowS = nowMs / 1000;
       if (ts >= nowS - PLAUSIBLE_PAST_S && ts <= nowS + PLAUSIBLE_FUTURE_S) this.lastTs = ts;
       else this.self.countInvalid('timestamp');

@@ -2,6 +2,7 @@ import type { EventSink } from '../broker/transport.js';
 import { parseBody } from '../decoder/body.js';
 import { Invalid } from '../decoder/invalid.js';
 import type { RawEvent } from '../events/vocabulary.js';
+import { isFiniteNumber } from '../util/numbers.js';
 
 export interface EventFilters {
   /** Globs over the event type (`task-failed`, `task-*`). Empty = all. */
@@ -85,7 +86,7 @@ export class EventLog implements EventSink {
 /** `time  type  task  uuid  worker  outcome`, fixed-width where it helps reading. */
 export function formatEvent(e: RawEvent, name: string | undefined): string {
   const ts = e['timestamp'];
-  const time = typeof ts === 'number' && Number.isFinite(ts) ? new Date(ts * 1000).toISOString() : new Date().toISOString();
+  const time = isFiniteNumber(ts) ? new Date(ts * 1000).toISOString() : new Date().toISOString();
   const type = String(e['type']);
   const isTask = type.startsWith('task-');
   const uuid = typeof e['uuid'] === 'string' ? e['uuid'] : '-';

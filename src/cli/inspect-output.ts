@@ -1,5 +1,6 @@
 import { isErrorReply } from '../remote/worker-replies.js';
 import { renderTable } from './table.js';
+import { isFiniteNumber } from '../util/numbers.js';
 
 type Row = string[];
 type Obj = Record<string, unknown>;
@@ -98,7 +99,7 @@ function compact(v: unknown, max = 60): string {
 }
 
 function time(v: unknown): string {
-  return typeof v === 'number' && Number.isFinite(v) ? new Date(v * 1000).toISOString() : '-';
+  return isFiniteNumber(v) ? new Date(v * 1000).toISOString() : '-';
 }
 
 function duration(s: number): string {

@@ -4,6 +4,8 @@
  * undefined for the rest, and never throws.
  */
 
+import { isFiniteNumber } from '../util/numbers.js';
+
 export interface WorkerStats {
   maxConcurrency?: number;
   /** Number of pool child processes; undefined for pools without a `processes` list. */
@@ -65,7 +67,7 @@ export function isPong(v: unknown): boolean {
 }
 
 function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+  return isFiniteNumber(v) ? v : undefined;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -6,6 +6,7 @@ import { FinishedTasks } from './finished-tasks.js';
 import { heldEvent, ReorderBuffer } from './reorder.js';
 import { maxKnown, parseEta, retriesOf } from './task-time.js';
 import type { TaskRecord, TaskTracker } from './task-tracker.js';
+import { isFiniteNumber } from '../util/numbers.js';
 
 export interface TaskEventHooks {
   /** A queue named by a task-sent event (feeds queue discovery). */
@@ -118,7 +119,7 @@ export class TaskEventHandler {
       const attempt = retriesOf(ev, done.sentAttempt + 1);
       if (attempt === done.awaitSentAttempt) {
         const due = maxKnown(ts, parseEta(ev['eta']));
-        if (due === due) this.metrics.observeQueueWait(this.nq(done), Math.max(0, done.awaitSentStarted - due));
+        if (!Number.isNaN(due)) this.metrics.observeQueueWait(this.nq(done), Math.max(0, done.awaitSentStarted - due));
         done.awaitSentAttempt = -1;
       }
       this.metrics.countSent(this.series(done, hostname, nowMs));
@@ -151,7 +152,7 @@ export class TaskEventHandler {
     }
     if (attempt === r.awaitSentAttempt) {
       const due = maxKnown(ts, eta);
-      if (due === due) this.metrics.observeQueueWait(this.nq(r), Math.max(0, r.awaitSentStarted - due));
+      if (!Number.isNaN(due)) this.metrics.observeQueueWait(this.nq(r), Math.max(0, r.awaitSentStarted - due));
       r.awaitSentAttempt = -1;
     }
     if (Number.isNaN(r.firstSent) || (attempt === 0 && ts < r.firstSent)) {
@@ -201,12 +202,12 @@ export class TaskEventHandler {
     let eta = r.recvEta;
     if (r.sentAttempt === r.attempt) {
       sent = r.sent;
-      if (eta !== eta) eta = r.eta;
+      if (Number.isNaN(eta)) eta = r.eta;
     } else if (r.sentAttempt === r.attempt + 1) {
       sent = r.prevSent;
-      if (eta !== eta) eta = r.prevEta;
+      if (Number.isNaN(eta)) eta = r.prevEta;
     }
-    if (sent !== sent && eta !== eta && r.sentAttempt >= 0 && r.sentAttempt !== r.attempt) {
+    if (Number.isNaN(sent) && Number.isNaN(eta) && r.sentAttempt >= 0 && r.sentAttempt !== r.attempt) {
       // The producer sends task-sent, but this attempt's has not come yet: a retry is published
       // by the pool child before its task-sent, and the main process may receive and start it
       // first (on RabbitMQ 10 of 20 retries did). Its queue wait is observed when task-sent comes.
@@ -215,10 +216,10 @@ export class TaskEventHandler {
       r.awaitSentStarted = ts;
     } else {
       const due = maxKnown(sent, eta);
-      if (due === due && ts === ts) this.metrics.observeQueueWait(this.nq(r), Math.max(0, ts - due));
+      if (!Number.isNaN(due) && !Number.isNaN(ts)) this.metrics.observeQueueWait(this.nq(r), Math.max(0, ts - due));
     }
     const fetched = maxKnown(r.received, eta);
-    if (fetched === fetched && ts === ts) {
+    if (!Number.isNaN(fetched) && !Number.isNaN(ts)) {
       const wait = ts - fetched;
       if (wait >= 0) this.metrics.observePrefetchWait(this.nq(r), wait);
     }
@@ -253,14 +254,14 @@ export class TaskEventHandler {
     if (state === 'succeeded') {
       this.metrics.countSucceeded(hs);
       const rt = ev['runtime'];
-      if (typeof rt === 'number' && rt >= 0 && Number.isFinite(rt)) runtime = rt;
+      if (isFiniteNumber(rt) && rt >= 0) runtime = rt;
     } else {
       this.metrics.countFailed(hs, this.labels.cap(exceptionClass(ev['exception'], ev['traceback'])));
     }
-    if (runtime !== runtime && r.started === r.started && ts === ts && ts >= r.started) runtime = ts - r.started;
-    if (runtime === runtime) this.metrics.observeRuntime(this.nq(r), hs, state, runtime);
+    if (Number.isNaN(runtime) && !Number.isNaN(r.started) && !Number.isNaN(ts) && ts >= r.started) runtime = ts - r.started;
+    if (!Number.isNaN(runtime)) this.metrics.observeRuntime(this.nq(r), hs, state, runtime);
     const from = maxKnown(r.firstSent, r.firstEta);
-    if (from === from && ts === ts) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
+    if (!Number.isNaN(from) && !Number.isNaN(ts)) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
     this.hooks.onFinished?.(r.name, state, ts);
     this.tracker.delete(uuid);
     this.finishedRecently.remember(uuid, r, nowMs);

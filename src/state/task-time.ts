@@ -7,8 +7,8 @@ import type { RawEvent } from '../events/vocabulary.js';
 
 /** max of two timestamps where NaN means "unknown" (NaN only if both are unknown). */
 export function maxKnown(a: number, b: number): number {
-  if (a !== a) return b;
-  if (b !== b) return a;
+  if (Number.isNaN(a)) return b;
+  if (Number.isNaN(b)) return a;
   return a > b ? a : b;
 }
 
@@ -21,6 +21,6 @@ export function retriesOf(ev: RawEvent, fallback: number): number {
 /** Celery sends eta as an ISO-8601 string (or null); parsed only when present. */
 export function parseEta(v: unknown): number {
   if (typeof v !== 'string' || v === '') return NaN;
-  const ms = Date.parse(v);
-  return ms === ms ? ms / 1000 : NaN;
+  // An unparsable date is NaN, and stays NaN divided.
+  return Date.parse(v) / 1000;
 }

@@ -8,6 +8,7 @@ import type { QueueRegistry } from '../../state/queue-registry.js';
 import { isInternalQueue } from './internal-queues.js';
 import { vhostPath, type ManagementClient } from './management-client.js';
 import type { AmqpQueuePoller, QueueDepth } from './queue-poller.js';
+import { isFiniteNumber } from '../../util/numbers.js';
 
 /**
  * Passive queue.declare beside the API: the exact depth and consumers of the known queues at
@@ -222,9 +223,9 @@ export class ManagementPoller implements Collector {
 }
 
 function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+  return isFiniteNumber(v) ? v : 0;
 }
 
 function setIfNumber(family: { labels(...v: string[]): { set(n: number): void } }, label: string, v: unknown): void {
-  if (typeof v === 'number' && Number.isFinite(v)) family.labels(label).set(v);
+  if (isFiniteNumber(v)) family.labels(label).set(v);
 }

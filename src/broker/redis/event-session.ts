@@ -90,7 +90,7 @@ export class EventSession {
   lossAtClose(): LostSubscription | undefined {
     if (this.subscribedAt === undefined) return undefined;
     const [fullReads, backlogBytes] = this.backlog.atClose();
-    const lagGrowth = this.minLag === Number.POSITIVE_INFINITY || !(this.lastLag === this.lastLag) ? 0 : Math.max(0, this.lastLag - this.minLag);
+    const lagGrowth = this.minLag === Number.POSITIVE_INFINITY || Number.isNaN(this.lastLag) ? 0 : Math.max(0, this.lastLag - this.minLag);
     return { facts: this.facts, address: this.address, fullReads, backlogBytes, lagGrowth, upMs: Date.now() - this.subscribedAt };
   }
 

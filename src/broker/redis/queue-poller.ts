@@ -278,6 +278,6 @@ export class RedisQueuePoller implements Collector {
 }
 
 function unackedAge(u: UnackedStats | undefined, nowMs: number): number {
-  if (u === undefined || !(u.oldest === u.oldest)) return 0;
+  if (u === undefined || Number.isNaN(u.oldest)) return 0;
   return Math.max(0, nowMs / 1000 - u.oldest);
 }

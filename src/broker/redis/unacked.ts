@@ -50,7 +50,7 @@ export function aggregateUnacked(
     if (s === undefined) out.set(queue, { count: 1, oldest: Number.isFinite(score) ? score : NaN });
     else {
       s.count++;
-      if (Number.isFinite(score) && !(score >= s.oldest)) s.oldest = score;
+      if (Number.isFinite(score) && (Number.isNaN(s.oldest) || score < s.oldest)) s.oldest = score;
     }
   }
   for (const queue of unindexed) {
