@@ -13,7 +13,7 @@ export const amqpOptions = {
     describe: 'AMQP heartbeat interval in seconds proposed to RabbitMQ (the lower of both sides wins; 0 = off); a dead peer is noticed after two missed beats',
     group: 'RabbitMQ:',
   },
-  // No yargs defaults for the two below: the default depends on --event-queue-name (see buildEventQueue).
+  // No yargs defaults for the two below: the default depends on --event-queue-name (EVENT_QUEUE_DEFAULTS below).
   'event-queue-ttl': {
     type: 'number',
     describe:
