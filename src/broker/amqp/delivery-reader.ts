@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel } from 'amqplib';
+import { COALESCE_BELOW_BYTES, COALESCE_MS } from '../read-coalescing.js';
 
 /**
  * The event consumer's per-message path, read straight from amqplib's receive buffer.
@@ -14,6 +15,11 @@ import type { Channel, ChannelModel } from 'amqplib';
  * (with its delivery tag, for a consumer that acknowledges) and skipped; anything else (other channels, other methods, heartbeats, bodies split over several
  * frames, anything that does not check out) goes to amqplib untouched, which keeps connection,
  * channels, heartbeats, errors and the consumer's cancellation.
+ *
+ * The front also coalesces reads, as the Redis subscriber does (read-coalescing.ts): once a short
+ * read has been handled and the stream is empty, it leaves the socket alone for COALESCE_MS (the
+ * stream fills to its high-water mark, then Node stops reading and the kernel holds the rest) and
+ * then asks amqplib to read again.
  */
 
 /**
@@ -145,7 +151,7 @@ function shortstr(buf: Buffer, start: number, len: number, usual: string): strin
 interface FrameSource {
   recvFrame(): unknown;
   rest: Buffer;
-  stream: { read(): Buffer | null };
+  stream: { read(): Buffer | null; emit?(event: 'readable'): boolean; destroyed?: boolean };
   recvSinceLastCheck: boolean;
   frameMax: number;
 }
@@ -164,7 +170,19 @@ export function installDeliveryReader(model: ChannelModel, channel: Channel, sin
   const original = source.recvFrame;
   // RabbitMQ's frame_max (131072 by default); 0 means no limit was negotiated.
   const maxFrame = source.frameMax > 0 ? source.frameMax : 131_072;
+  // Read coalescing: `paused` while the socket is left to gather; `short` when the last read was.
+  let paused = false;
+  let short = false;
+  let timer: NodeJS.Timeout | undefined;
+  const stream = source.stream;
+  // amqplib reads on 'readable' (its mainloop calls recvFrame until it returns false).
+  const resume = (): void => {
+    timer = undefined;
+    paused = false;
+    if (stream.destroyed !== true) stream.emit?.('readable');
+  };
   source.recvFrame = function front(this: FrameSource): unknown {
+    if (paused) return false;
     let rest = this.rest;
     let off = 0;
     for (;;) {
@@ -179,12 +197,21 @@ export function installDeliveryReader(model: ChannelModel, channel: Channel, sin
       }
       if (r === NOT_MINE) return original.call(this);
       const incoming = this.stream.read();
-      if (incoming === null) return false;
+      if (incoming === null) {
+        if (short) {
+          short = false;
+          paused = true;
+          timer = setTimeout(resume, COALESCE_MS);
+        }
+        return false;
+      }
+      short = incoming.length < COALESCE_BELOW_BYTES;
       this.recvSinceLastCheck = true;
       rest = this.rest = rest.length === 0 ? incoming : Buffer.concat([rest, incoming]);
     }
   };
   return () => {
+    if (timer !== undefined) clearTimeout(timer);
     if (source.recvFrame !== original) source.recvFrame = original;
   };
 }

@@ -2,19 +2,11 @@ import type { Socket } from 'node:net';
 import type { BrokerConfig } from '../../config/config.js';
 import type { EventSink } from '../transport.js';
 import { redisEventMessages } from './event-messages.js';
+import { COALESCE_BELOW_BYTES, COALESCE_MS } from '../read-coalescing.js';
 import { refusedSelect, refusedSubscribe } from './refusals.js';
 import { encodeCommand, RespError, RespReader, type Reply } from './resp.js';
 import { FULL_READ_TCP, FULL_READ_TLS, parseServerFacts, ReadBacklog, type LostSubscription, type ServerFacts } from './subscription-loss.js';
 
-/**
- * How long reads pause after a short read (we are caught up); events then reach the metrics at
- * most this late (nothing is lost: the kernel and Redis hold them meanwhile). Measured at 20k
- * events/s, CPU µs/event: 4 ms 5.6 (mean of 5 runs), 16 ms 4.85 (3 runs). Pausing after every
- * non-full read instead saved no more and lost the 200k burst in 2 of 5 runs (Redis closed the
- * subscriber): a pause must never happen while a backlog is being read.
- */
-const COALESCE_MS = 16;
-const COALESCE_BELOW_BYTES = 16 * 1024;
 /** A subscriber that has been silent this long (no message, no pong) is treated as dead. */
 const HEALTH_INTERVAL_MS = 30_000;
 
@@ -124,9 +116,8 @@ export class EventSession {
     } catch (err) {
       this.fail(err instanceof RespError ? err : new Error(`protocol error: ${(err as Error).message}`));
     }
-    // Caught up (a short read): let the kernel gather the next messages for a few
-    // milliseconds, so one read carries hundreds of them instead of a handful — fewer
-    // wake-ups and system calls. A longer read means more may be waiting: keep reading.
+    // Caught up (a short read): let the kernel gather the next messages (read-coalescing.ts).
+    // A longer read means more may be waiting: keep reading.
     if (!this.coalescing && chunk.length < COALESCE_BELOW_BYTES) {
       this.coalescing = true;
       this.sock.pause();
