@@ -7,7 +7,10 @@
  *
  * Each scenario runs on every selected broker back to back (scenario by scenario, not broker by
  * broker), so the ratios the targets are stated in (targets.ts) compare runs made under the same
- * machine load. BENCH_CPU_PROF=<dir> runs the exporter with node --cpu-prof into that folder.
+ * machine load. BENCH_CPU_PROF=<dir> runs the exporter with node --cpu-prof into that folder;
+ * BENCH_NODE_ARGS adds node flags to the exporter (say "--trace-gc"), BENCH_EXPORTER_LOG=<file>
+ * appends its standard output there (where --trace-gc writes), BENCH_CLI runs another build of
+ * the daemon (to compare two builds on one machine).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,7 +39,7 @@ const VHOST = opt('amqp-vhost', process.env['AMQP_VHOST'] ?? '%2F');
 const BROKERS = opt('broker', 'redis,amqp').split(',') as Array<'redis' | 'amqp'>;
 const PROF = process.env['BENCH_CPU_PROF'];
 const DB = 13;
-const CLI = join(ROOT, 'dist', 'cli.js');
+const CLI = process.env['BENCH_CLI'] ?? join(ROOT, 'dist', 'cli.js');
 const FLOOR = join(ROOT, 'bench', 'dist', 'bench', 'floor.js');
 const GENERATOR = join(ROOT, 'bench', 'dist', 'bench', 'generator.js');
 const PURGE = join(ROOT, 'bench', 'dist', 'bench', 'purge.js');
@@ -120,7 +123,7 @@ async function runScenario(s: Scenario, BROKER: 'redis' | 'amqp'): Promise<Resul
   }
   const exporter = s.floor
     ? await startDaemon(FLOOR, ['--broker-url', brokerUrl])
-    : await startDaemon(CLI, ['--broker-url', brokerUrl, '--log-level', 'warn', ...s.exporterArgs], PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `${s.id}-${BROKER}-${Date.now()}.cpuprofile`] : []);
+    : await startDaemon(CLI, ['--broker-url', brokerUrl, '--log-level', 'warn', ...s.exporterArgs], [...(PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `${s.id}-${BROKER}-${Date.now()}.cpuprofile`] : []), ...(process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean)]);
   const gen = spawn(
     process.execPath,
     [GENERATOR, '--broker', BROKER, '--url', BROKER === 'redis' ? REDIS : brokerUrl, '--db', String(DB), '--tasks', String(s.tasks), '--rate', String(s.rate), '--task-names', String(s.taskNames), '--lost-ratio', String(s.lostRatio ?? 0)],

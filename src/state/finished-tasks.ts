@@ -61,3 +61,16 @@ export class FinishedTasks<R = TaskRecord> {
     this.currentSince = nowMs;
   }
 }
+
+/**
+ * Whether a finished task went through a retry (or waits for a task-sent): the late task-retried
+ * and task-sent above are of such tasks, and of tasks whose task-sent had not come when they
+ * finished. A task sent once and run once has no late event needing its record, so it is not
+ * remembered: holding every record for 10 s moved all of them into V8's old generation — at
+ * 20k events/s on Redis (npm run bench, steady-20k, node --trace-gc) 403 scavenges (1,087 ms)
+ * and 30 mark-compacts (393 ms) in the run, against 529 (464 ms) and 11 (145 ms) without, and
+ * 19.9 against 15.6 µs CPU per event.
+ */
+export function retryInvolved(r: TaskRecord): boolean {
+  return r.attempt > 0 || r.sentAttempt > 0 || r.retried > 0 || r.awaitSentAttempt >= 0;
+}

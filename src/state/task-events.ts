@@ -2,7 +2,7 @@ import type { RawEvent, TaskEventType } from '../events/vocabulary.js';
 import { exceptionClass } from '../decoder/exception.js';
 import type { TaskMetrics } from '../metrics/task-metrics.js';
 import { UNKNOWN, type LabelPolicy } from './labels.js';
-import { FinishedTasks } from './finished-tasks.js';
+import { FinishedTasks, retryInvolved } from './finished-tasks.js';
 import { heldEvent, ReorderBuffer } from './reorder.js';
 import { maxKnown, parseEta, retriesOf } from './task-time.js';
 import type { TaskRecord, TaskTracker } from './task-tracker.js';
@@ -42,6 +42,11 @@ export class TaskEventHandler {
 
   get heldCount(): number {
     return this.reorder.size;
+  }
+
+  /** Finished tasks remembered for their late events (finished-tasks.ts). */
+  get finishedKept(): number {
+    return this.finishedRecently.size;
   }
 
   handle(type: TaskEventType, ev: RawEvent, uuid: string, ts: number, nowMs: number): void {
@@ -264,7 +269,8 @@ export class TaskEventHandler {
     if (!Number.isNaN(from) && !Number.isNaN(ts)) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
     this.hooks.onFinished?.(r.name, state, ts);
     this.tracker.delete(uuid);
-    this.finishedRecently.remember(uuid, r, nowMs);
+    // Only a record a later event may need (finished-tasks.ts); a task-sent can be late while its name's producers send one.
+    if (retryInvolved(r) || (r.sentAttempt < 0 && this.reorder.expectsSent(r.name, nowMs))) this.finishedRecently.remember(uuid, r, nowMs);
   }
 
   private series(r: TaskRecord, hostname: string, nowMs: number) {

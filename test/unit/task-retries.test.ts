@@ -85,3 +85,35 @@ describe('a retried task (attempts matched by `retries`, not by arrival order)',
     expect(value(s, 'celery_task_queue_wait_seconds_sum', l)).toBeCloseTo(1.1 + 0.25, 6);
   });
 });
+
+describe('finished tasks remembered for late events (src/state/finished-tasks.ts)', () => {
+  const l = { name: 'app.add', queue_name: 'default' };
+  const plain = (uuid: string, at: number) => [
+    sent(uuid, { timestamp: at }),
+    ev('task-received', uuid, at + 0.1, { name: 'app.add', retries: 0 }),
+    ev('task-started', uuid, at + 0.2),
+    ev('task-succeeded', uuid, at + 0.3, { runtime: 0.1 }),
+  ];
+
+  it('keeps none of the tasks sent once and run once: nothing late can need them', () => {
+    const t = makeCore();
+    for (let i = 0; i < 500; i++) for (const e of plain(`p${i}`, T0 + i)) t.feed(e);
+    expect(t.state.tasks.finishedKept).toBe(0);
+    expect(value(t.samples(), 'celery_task_runtime_seconds_count', { ...l, state: 'succeeded' })).toBe(500);
+    expect(value(t.samples(), 'celery_exporter_tracked_tasks')).toBe(0);
+  });
+
+  it('keeps a retried task, and one that finished before its task-sent came', () => {
+    const t = makeCore();
+    for (const e of plain('p', T0)) t.feed(e);
+    // Retried: attempt 1 finishes; attempt 0's task-retried may still be on its way.
+    for (const e of [sent('r'), ev('task-received', 'r', T0 + 1, { name: 'app.add', retries: 0 }), ev('task-retried', 'r', T0 + 1.1), ev('task-received', 'r', T0 + 1.2, { name: 'app.add', retries: 1 }), ev('task-succeeded', 'r', T0 + 1.3)]) t.feed(e);
+    // A task whose task-sent has not come (its name's producers send task-sent): held, then applied without it.
+    for (const e of [ev('task-received', 'late', T0 + 2, { name: 'app.add' }), ev('task-succeeded', 'late', T0 + 2.1)]) t.feed(e);
+    t.advance(1500);
+    expect(t.state.tasks.finishedKept).toBe(2);
+    // Its task-sent, late: counted under its labels, and no record left behind.
+    t.feed(sent('late', { timestamp: T0 + 1.9 }));
+    expect(value(t.samples(), 'celery_exporter_tracked_tasks')).toBe(0);
+  });
+});
