@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --scenario steady-20k,burst-200k] [--broker redis,amqp]
+ * npm run bench [-- --scenario steady-20k,burst-200k] [--broker redis,amqp] [--repeat 3]
  *
  * Runs the real daemon as its own process, feeds it from a separate generator process, and
  * reports what the exporter's own /proc counters say: CPU per event, RSS, events counted vs
@@ -7,7 +7,9 @@
  *
  * Each scenario runs on every selected broker back to back (scenario by scenario, not broker by
  * broker), so the ratios the targets are stated in (targets.ts) compare runs made under the same
- * machine load. BENCH_CPU_PROF=<dir> runs the exporter with node --cpu-prof into that folder;
+ * machine load. --repeat N runs each scenario N times on each broker, interleaved, and reports
+ * the run with the median CPU per event (every run's figure is kept, and a run that lost events
+ * counts against the whole). BENCH_CPU_PROF=<dir> runs the exporter with node --cpu-prof into that folder;
  * BENCH_NODE_ARGS adds node flags to the exporter (say "--trace-gc"), BENCH_EXPORTER_LOG=<file>
  * appends its standard output there (where --trace-gc writes), BENCH_CLI runs another build of
  * the daemon (to compare two builds on one machine).
@@ -39,6 +41,7 @@ const VHOST = opt('amqp-vhost', process.env['AMQP_VHOST'] ?? '%2F');
 const BROKERS = opt('broker', 'redis,amqp').split(',') as Array<'redis' | 'amqp'>;
 const PROF = process.env['BENCH_CPU_PROF'];
 const DB = 13;
+const REPEAT = Math.max(1, Number(opt('repeat', '1')) || 1);
 const CLI = process.env['BENCH_CLI'] ?? join(ROOT, 'dist', 'cli.js');
 const FLOOR = join(ROOT, 'bench', 'dist', 'bench', 'floor.js');
 const GENERATOR = join(ROOT, 'bench', 'dist', 'bench', 'generator.js');
@@ -57,6 +60,8 @@ export interface Result {
   generatorRate: number;
   cpuSeconds: number;
   cpuUsPerEvent: number;
+  /** With --repeat: CPU µs/event of every run, in run order (cpuUsPerEvent is their median). */
+  cpuUsPerEventRuns?: number[];
   peakRssMB: number;
   finalRssMB: number;
   reconnects: number;
@@ -225,6 +230,15 @@ async function nonReadingScrapers(p: Proc, clients: number): Promise<NonNullable
   return { clients, rssBeforeMB: mb(before), rssPeakMB: mb(peak) };
 }
 
+/** The run with the median CPU per event (the lower one of an even count), with every run's figure; the fewest events and tasks any run counted. */
+function medianRun(runs: Result[]): Result {
+  if (runs.length === 1 || runs[0]!.skipped !== undefined) return runs[0]!;
+  const mid = [...runs].sort((a, b) => a.cpuUsPerEvent - b.cpuUsPerEvent)[Math.floor((runs.length - 1) / 2)]!;
+  const worst = runs.reduce((w, r) => (r.countedEvents / r.publishedEvents < w.countedEvents / w.publishedEvents ? r : w));
+  const fewestTasks = Math.min(...runs.map((r) => r.countedTasks));
+  return { ...mid, countedEvents: worst.countedEvents, publishedEvents: worst.publishedEvents, countedTasks: Number.isNaN(mid.countedTasks) ? NaN : fewestTasks, cpuUsPerEventRuns: runs.map((r) => r.cpuUsPerEvent) };
+}
+
 function table(results: Result[]): string {
   const rows = results.map((r) => {
     if (r.skipped) return `| ${r.scenario} | ${r.broker} | skipped: ${r.skipped} ||||||||`;
@@ -241,7 +255,8 @@ function table(results: Result[]): string {
       : r.rssSeries
         ? `RSS over time (s→MB): ${r.rssSeries.filter((_, i) => i % 6 === 0).map(([t, m]) => `${t}→${m}`).join(', ')}`
         : '';
-    return `| ${r.scenario} | ${r.broker} | ${r.generatorRate} | ${r.cpuUsPerEvent} | ${pct(r.countedEvents, r.publishedEvents)} | ${pct(r.countedTasks, r.publishedTasks)} | ${r.peakRssMB} | ${r.finalRssMB} | ${r.reconnects} | ${extra} |`;
+    const cpu = r.cpuUsPerEventRuns !== undefined && r.cpuUsPerEventRuns.length > 1 ? `${r.cpuUsPerEvent} (runs: ${r.cpuUsPerEventRuns.join(', ')})` : `${r.cpuUsPerEvent}`;
+    return `| ${r.scenario} | ${r.broker} | ${r.generatorRate} | ${cpu} | ${pct(r.countedEvents, r.publishedEvents)} | ${pct(r.countedTasks, r.publishedTasks)} | ${r.peakRssMB} | ${r.finalRssMB} | ${r.reconnects} | ${extra} |`;
   });
   return [
     '| scenario | broker | events/s sent | CPU µs/event | events counted | tasks counted | peak RSS MB | final RSS MB | reconnects | notes |',
@@ -272,12 +287,16 @@ async function main(): Promise<void> {
       process.stdout.write(`${table([r]).split('\n').pop()}\n`);
       continue;
     }
-    for (const broker of BROKERS) {
-      process.stdout.write(`running ${s.id} on ${broker} (${s.title})\n`);
-      const r = await runScenario(s, broker);
-      results.push(r);
-      process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+    const runs = new Map<string, Result[]>(BROKERS.map((b) => [b, []]));
+    for (let rep = 1; rep <= REPEAT; rep++) {
+      for (const broker of BROKERS) {
+        process.stdout.write(`running ${s.id} on ${broker} (${s.title})${REPEAT > 1 ? `, run ${rep} of ${REPEAT}` : ''}\n`);
+        const r = await runScenario(s, broker);
+        runs.get(broker)!.push(r);
+        process.stdout.write(`${table([r]).split('\n').pop()}\n`);
+      }
     }
+    for (const broker of BROKERS) results.push(medianRun(runs.get(broker)!));
   }
   const machine = { node: process.version, cpus: (await import('node:os')).cpus().length, cpuModel: (await import('node:os')).cpus()[0]?.model };
   const date = new Date().toISOString();
@@ -296,7 +315,7 @@ async function main(): Promise<void> {
   const checks = checkTargets(results);
   const targets = `${checksTable(checks)}\n`;
   const file = join(ROOT, 'bench', 'results', `v${VERSION}-targets`);
-  writeFileSync(`${file}.md`, `# Benchmark v${VERSION}: targets, one run (${BROKERS.join(' + ')}, ${wanted.join(', ')})\n\n${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${date.slice(0, 10)}\n\n${table(results)}\n\n${targets}`);
+  writeFileSync(`${file}.md`, `# Benchmark v${VERSION}: targets, one run (${BROKERS.join(' + ')}, ${wanted.join(', ')}${REPEAT > 1 ? `, each ${REPEAT} times, median` : ''})\n\n${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${date.slice(0, 10)}\n\n${table(results)}\n\n${targets}`);
   process.stdout.write(`\n${table(results)}\n\n${targets}\nwritten to bench/results/v${VERSION}-*.json and .md\n`);
   const missed = checks.filter((c) => c.ok === false);
   if (missed.length > 0) {
