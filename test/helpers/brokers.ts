@@ -12,6 +12,7 @@ export const REDIS_DB = {
   queues: 4,
   queuesPrefix: 5,
   queueFreshness: 6,
+  readCoalescing: 7,
   remoteControl: 8,
   remoteControlLeftovers: 9,
   hardening: 10,
