@@ -2,13 +2,14 @@
  * Read coalescing, shared by both event transports (redis/event-session.ts and
  * amqp/delivery-reader.ts).
  *
- * At a steady rate a subscriber that reads whenever the socket is readable wakes up for every
- * few messages: each wake-up is an epoll return, a read(2), a Buffer, a callback (and on amqplib
- * a nextTick and a 'readable' emit). Once a read comes back short (we are caught up), the reader
- * stops reading for COALESCE_MS and lets the kernel gather what arrives meanwhile, so the next
- * read carries hundreds of messages. Nothing is lost: the kernel's socket buffer and the broker
- * (Redis's output buffer, RabbitMQ's queue) hold the messages. The cost is that an event reaches
- * the metrics up to COALESCE_MS later, nothing next to a scrape interval.
+ * At a steady rate a subscriber that handles the socket whenever it is readable does so for every
+ * few messages: each time a read(2), a Buffer, the parser's setup and callbacks (on amqplib also a
+ * nextTick and a 'readable' emit). Once a read comes back short (we are caught up), the reader
+ * stops handling reads for COALESCE_MS: Node still reads what arrives into the stream's buffer
+ * until its high-water mark (16 KiB), then stops reading and the kernel's socket buffer and the
+ * broker (Redis's output buffer, RabbitMQ's queue) hold the rest; when the pause ends everything
+ * gathered is handled in one go. Nothing is lost. The cost is that an event reaches the metrics
+ * up to COALESCE_MS later, nothing next to a scrape interval.
  *
  * A pause never follows a long read: a long read means a backlog is waiting, and pausing then
  * let Redis close the subscriber on a 200k burst in 2 of 5 runs (its output-buffer limit).

@@ -74,6 +74,11 @@ export class ReorderBuffer {
     return this.sentNames.has(name) || !this.noSentNames.has(name);
   }
 
+  /** Whether any task-sent arrived lately (producers send them): a missing one may still come. */
+  sentSeenLately(nowMs: number): boolean {
+    return nowMs - this.lastSentAt < SENT_RECENT_MS;
+  }
+
   holds(uuid: string): boolean {
     return this.held.size > 0 && this.held.has(uuid);
   }

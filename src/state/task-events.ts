@@ -269,8 +269,9 @@ export class TaskEventHandler {
     if (!Number.isNaN(from) && !Number.isNaN(ts)) this.metrics.observeLatency(this.nq(r), Math.max(0, ts - from));
     this.hooks.onFinished?.(r.name, state, ts);
     this.tracker.delete(uuid);
-    // Only a record a later event may need (finished-tasks.ts); a task-sent can be late while its name's producers send one.
-    if (retryInvolved(r) || (r.sentAttempt < 0 && this.reorder.expectsSent(r.name, nowMs))) this.finishedRecently.remember(uuid, r, nowMs);
+    // Only a record a later event may need (finished-tasks.ts); a task-sent can be late while producers send them.
+    const sentMayCome = r.sentAttempt < 0 && (this.reorder.sentSeenLately(nowMs) || this.reorder.expectsSent(r.name, nowMs));
+    if (sentMayCome || retryInvolved(r)) this.finishedRecently.remember(uuid, r, nowMs);
   }
 
   private series(r: TaskRecord, hostname: string, nowMs: number) {

@@ -216,6 +216,31 @@ describe('installDeliveryReader', () => {
     );
   });
 
+  it('pauses 16 ms after a short read, then has amqplib read again; taken off mid-pause, it hands over at once', async () => {
+    const d: Delivery = { consumerTag: 'c', deliveryTag: 1, redelivered: false, exchange: 'celeryev', routingKey: 'task.sent', props: { contentType: 'application/json' }, body: Buffer.from('{"type": "task-sent"}') };
+    for (const takeOff of [false, true]) {
+      const conn = fakeConnection([encode(d, CH)]);
+      let readable = 0;
+      (conn.stream as { emit?: (e: string) => boolean }).emit = () => (readable++, true);
+      let got = 0;
+      const off = installDeliveryReader({ connection: conn } as unknown as ChannelModel, { ch: CH } as unknown as Channel, () => got++)!;
+      expect(conn.recvFrame()).toBe(false);
+      expect(got).toBe(1);
+      conn.stream.read = () => encode(d, CH);
+      // Paused: nothing read, however often amqplib asks.
+      expect(conn.recvFrame()).toBe(false);
+      expect(got).toBe(1);
+      if (takeOff) off();
+      await new Promise((r) => setTimeout(r, takeOff ? 1 : 40));
+      expect(readable).toBe(1);
+      if (!takeOff) {
+        conn.stream.read = () => null;
+        expect(conn.recvFrame()).toBe(false);
+        off();
+      }
+    }
+  });
+
   it('stays off when amqplib is not the expected shape', () => {
     expect(installDeliveryReader({} as ChannelModel, { ch: 1 } as unknown as Channel, () => undefined)).toBeUndefined();
     expect(installDeliveryReader({ connection: { recvFrame: () => false } } as unknown as ChannelModel, { ch: 1 } as unknown as Channel, () => undefined)).toBeUndefined();

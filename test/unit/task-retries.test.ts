@@ -117,3 +117,18 @@ describe('finished tasks remembered for late events (src/state/finished-tasks.ts
     expect(value(t.samples(), 'celery_exporter_tracked_tasks')).toBe(0);
   });
 });
+
+it('a task-sent later than its whole task, for a name held once in vain, leaves no record tracked', () => {
+  // A restarted exporter missed app.rare's first task-sent: its events were held, then applied
+  // without it, and app.rare is no longer held. Another name's producers do send task-sent.
+  const t = makeCore();
+  t.feed(sent('other', { name: 'app.other' }));
+  for (const e of [ev('task-received', 'a', T0, { name: 'app.rare' }), ev('task-succeeded', 'a', T0 + 0.1)]) t.feed(e);
+  t.advance(1500);
+  for (const e of [ev('task-received', 'b', T0 + 2, { name: 'app.rare' }), ev('task-started', 'b', T0 + 2.1), ev('task-succeeded', 'b', T0 + 2.2)]) t.feed(e);
+  t.feed(sent('b', { name: 'app.rare', timestamp: T0 + 1.9 }));
+  t.advance(60_000);
+  const s = t.samples();
+  expect(value(s, 'celery_exporter_tracked_tasks')).toBe(1); // 'other', never finished
+  expect(sum(s, 'celery_task_sent_total', { name: 'app.rare' })).toBe(1);
+});

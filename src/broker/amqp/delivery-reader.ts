@@ -17,9 +17,9 @@ import { COALESCE_BELOW_BYTES, COALESCE_MS } from '../read-coalescing.js';
  * channels, heartbeats, errors and the consumer's cancellation.
  *
  * The front also coalesces reads, as the Redis subscriber does (read-coalescing.ts): once a short
- * read has been handled and the stream is empty, it leaves the socket alone for COALESCE_MS (the
- * stream fills to its high-water mark, then Node stops reading and the kernel holds the rest) and
- * then asks amqplib to read again.
+ * read has been handled and the stream is empty, it reads nothing for COALESCE_MS (Node buffers
+ * what arrives up to the stream's high-water mark, then stops reading and the kernel holds the
+ * rest) and then asks amqplib to read again, which takes everything gathered in one read().
  */
 
 /**
@@ -211,8 +211,11 @@ export function installDeliveryReader(model: ChannelModel, channel: Channel, sin
     }
   };
   return () => {
-    if (timer !== undefined) clearTimeout(timer);
     if (source.recvFrame !== original) source.recvFrame = original;
+    if (timer === undefined) return;
+    // Taken off mid-pause: what was gathered meanwhile is amqplib's to read now.
+    clearTimeout(timer);
+    setImmediate(resume);
   };
 }
 
