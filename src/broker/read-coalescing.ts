@@ -7,8 +7,8 @@
  * nextTick and a 'readable' emit). Once a read comes back short (we are caught up), the reader
  * stops handling reads for COALESCE_MS: Node still reads what arrives into the stream's buffer
  * until its high-water mark (16 KiB), then stops reading and the kernel's socket buffer and the
- * broker (Redis's output buffer, RabbitMQ's queue) hold the rest; when the pause ends everything
- * gathered is handled in one go. Nothing is lost. The cost is that an event reaches the metrics
+ * broker (Redis's output buffer, RabbitMQ's queue) hold the rest; when the pause ends the reader
+ * goes on (RabbitMQ: everything gathered in one read; Redis: see event-session.ts). Nothing is lost. The cost is that an event reaches the metrics
  * up to COALESCE_MS later, nothing next to a scrape interval.
  *
  * A pause never follows a long read: a long read means a backlog is waiting, and pausing then

