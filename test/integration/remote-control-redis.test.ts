@@ -169,16 +169,21 @@ describe('remote control over Redis with real workers', () => {
       const lines = plain.output().split('\n').filter((l) => / task-succeeded /.test(l));
       expect(lines).toHaveLength(3);
       for (const l of lines) expect(l).toMatch(new RegExp(`^\\S+Z  task-succeeded\\s+tests\\.add\\s+[0-9a-f-]{36}  ${esc(W2)}  succeeded in \\d+\\.\\d{4}s: \\d+$`));
-      await waitFor(
-        async () => json.output(),
-        (o) => ids.every((i) => (o.match(new RegExp(i, 'g')) ?? []).length >= 3),
+      // Whole lines only, and wait for each task's task-succeeded itself: counting how often an id
+      // appears is not enough, because task-received carries it twice (uuid and root_id), so
+      // received + started already made three while task-succeeded was still on its way.
+      const jsonEvents = (): Array<Record<string, unknown>> =>
+        json
+          .output()
+          .split('\n')
+          .slice(0, -1)
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const events = await waitFor(
+        async () => jsonEvents(),
+        (evs) => ids.every((i) => ['task-received', 'task-started', 'task-succeeded'].every((t) => evs.some((e) => e['uuid'] === i && e['type'] === t))),
         { timeoutMs: 30_000, what: 'received, started and succeeded of each task as JSON' },
       );
-      const events = json
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(events.every((e) => e['hostname'] === W2 && String(e['type']).startsWith('task-'))).toBe(true);
       const succeeded = events.filter((e) => e['type'] === 'task-succeeded');
       expect(succeeded.map((e) => e['uuid']).sort()).toEqual([...ids].sort());
