@@ -195,7 +195,13 @@ describe('two exporter replicas against a real Prometheus give the single-export
     const [a, b] = exporters.map((e) => `127.0.0.1:${e.port}`);
     prom = await startPrometheus([a!, b!], `${SCRAPE}s`, { [SINGLE]: [a!] });
     await waitFor(() => api<{ result: Series[] }>('query', { query: 'up == 1' }), (d) => d.result.length === 3, { what: 'a first scrape of every target' });
-    start = Math.floor(Date.now() / 1000);
+    // Every target is scraped at least twice between the window's start and the first event of
+    // the run (the 6 s task, sent as soon as the go file exists). Without that margin a replica
+    // whose first in-window scrape falls after that event sees no increase where the other replica,
+    // scraped a moment earlier, sees one: a rate of 1/window apart on `tests.sleep` (CI saw 0.026
+    // against 0 in 12 checks).
+    start = Math.ceil(Date.now() / 1000);
+    await new Promise((r) => setTimeout(r, (start + 2 * SCRAPE) * 1000 + 500 - Date.now()));
     writeFileSync(go, '');
     while (!/^done/m.test(producer.output())) {
       await recordAlerts();
