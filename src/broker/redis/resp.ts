@@ -1,3 +1,5 @@
+import { bytesAt } from '../../util/bytes.js';
+
 /**
  * The part of RESP2 a pub/sub subscriber needs: encode commands, and read the replies that
  * arrive on a subscribed connection (simple strings, errors, integers, bulk strings, arrays of
@@ -88,7 +90,8 @@ export class RespReader {
       if ((n === 4 || n === 3) && buf[p] === 36 /* $ */) {
         const kind = this.bulkAt(buf, p);
         if (kind === null) return this.incomplete(0);
-        const isMsg = n === 4 ? isWord(buf, kind.start, kind.end, PMESSAGE) : isWord(buf, kind.start, kind.end, MESSAGE);
+        const word = n === 4 ? PMESSAGE : MESSAGE;
+        const isMsg = kind.end - kind.start === word.length && bytesAt(buf, kind.start, word);
         if (isMsg) {
           p = kind.next;
           for (let i = 1; i < n - 1; i++) {
@@ -196,13 +199,6 @@ function crAt(buf: Buffer, p: number): number {
   const n = Math.min(buf.length, p + 32);
   for (let i = p; i < n; i++) if (buf[i] === 13) return i;
   return n === buf.length ? -1 : buf.indexOf(13, n);
-}
-
-/** Whether buf[start, end) holds exactly `word`. */
-function isWord(buf: Buffer, start: number, end: number, word: Buffer): boolean {
-  if (end - start !== word.length) return false;
-  for (let i = 0; i < word.length; i++) if (buf[start + i] !== word[i]) return false;
-  return true;
 }
 
 /** Parses a (possibly negative) decimal integer from buf[start, end). */
