@@ -51,6 +51,9 @@ interface Alert {
   labels: Record<string, string>;
 }
 
+/** Waits until every target has been scraped at least twice after `second` (a Unix time in seconds). */
+const twoScrapesAfter = (second: number) => new Promise((r) => setTimeout(r, (second + 2 * SCRAPE) * 1000 + 500 - Date.now()));
+
 /** Labels that name the series within a job (job, and Prometheus's __name__, left out). */
 const key = (m: Record<string, string>) =>
   JSON.stringify(Object.entries(m).filter(([k]) => k !== 'job' && k !== '__name__').sort(([a], [b]) => a.localeCompare(b)));
@@ -205,7 +208,7 @@ describe('two exporter replicas against a real Prometheus give the single-export
     // scraped a moment earlier, sees one: a rate of 1/window apart on `tests.sleep` (CI saw 0.026
     // against 0 in 12 checks).
     start = Math.ceil(Date.now() / 1000);
-    await new Promise((r) => setTimeout(r, (start + 2 * SCRAPE) * 1000 + 500 - Date.now()));
+    await twoScrapesAfter(start);
     writeFileSync(go, '');
     while (!/^done/m.test(producer.output())) {
       await recordAlerts();
@@ -213,8 +216,8 @@ describe('two exporter replicas against a real Prometheus give the single-export
     }
     await settle();
     end = Math.floor(Date.now() / 1000);
-    // Scraped data one interval past the end exists before anything is compared (see compare's retry).
-    await new Promise((r) => setTimeout(r, (end + 2 * SCRAPE) * 1000 + 500 - Date.now()));
+    // Scraped data one interval past the end exists before anything is compared (see the retry below).
+    await twoScrapesAfter(end);
     relativeTolerance = Math.max(0.02, (1.5 * SCRAPE) / (end - start));
     // Windows that span everything Prometheus saw; variables resolved over both jobs, as Grafana does.
     const window = `${end - start}s`;
@@ -247,11 +250,12 @@ describe('two exporter replicas against a real Prometheus give the single-export
   it.each(replicatedQueries.map((q) => [`${q.dashboard} › ${q.panel} › ${q.refId}`, q] as const))('%s', async (_label, q) => {
     const values = resolved.get(q.dashboard)!;
     const [pair, single] = await Promise.all([PAIR, SINGLE].map((job) => instant(interpolate(q.expr, { ...values, job }))));
-    let diffs = compare(pair!, single!, unitOf(q));
+    const unit = unitOf(q);
+    let diffs = compare(pair!, single!, unit);
     for (const at of [end - SCRAPE, end + SCRAPE]) {
       if (diffs.length === 0) break;
       // One heartbeat newer in one replica: the single exporter a scrape earlier or later agrees.
-      if (compare(pair!, await instant(interpolate(q.expr, { ...values, job: SINGLE }), at), unitOf(q)).length === 0) diffs = [];
+      if (compare(pair!, await instant(interpolate(q.expr, { ...values, job: SINGLE }), at), unit).length === 0) diffs = [];
     }
     expect(diffs.join('\n'), interpolate(q.expr, values)).toBe('');
   });
